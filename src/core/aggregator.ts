@@ -1,0 +1,583 @@
+/**
+ * The aggregation engine: series registry, minute store, sealer and the publishing queue.
+ *
+ * Time: reading the clock costs ~32 ns here (Date.now), more than the whole budget of
+ * `handle.record()`. So the engine keeps the current period itself and moves it with one
+ * unref'd timer set at each minute boundary; a handle only compares an integer epoch.
+ * A sample recorded between the boundary and the timer firing (event-loop lag, normally
+ * well under a millisecond) lands in the minute that just ended. Samples with an explicit
+ * `timestamp` always land in the minute of that timestamp.
+ */
+import { EventEmitter } from 'node:events'
+import { ConfigError, MetricsError, SinkError, type MetricsErrorCode } from '../errors.js'
+import type { RejectReason } from '../ingest/types.js'
+import { isStandardUnit, kMaxFutureMs, kMaxMagnitude, kMaxPastMs, kMinMagnitude, kPeriodMs, kStandardUnits, type StandardUnit } from '../limits.js'
+import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '../options.js'
+import { canonicalDimensions, checkMetricName, checkNamespace, isInvalid, type Dimension } from '../dimensions/validate.js'
+import { Aggregate } from '../store/aggregate.js'
+import { encodeAggregate } from '../encode/put-metric-data.js'
+import { batchDatums } from '../encode/batcher.js'
+import type { DatumBatch, MetricDatum } from '../encode/datum.js'
+import type { MetricSink } from '../sinks/sink.js'
+import { cloudWatchSink } from '../sinks/cloudwatch.js'
+import { Publisher, type PublishStats } from './publisher.js'
+import { Warner } from './warn.js'
+
+/** Per-sample options of `record()`. */
+export interface RecordOptions {
+  /** Unit of the series. @default the aggregator's defaultUnit ('None') */
+  unit?: StandardUnit
+  /** When the sample was taken: epoch milliseconds or a Date. @default now */
+  timestamp?: number | Date
+  /** Weight of the sample (a StatsD sample rate of 0.1 is a count of 10). @default 1 */
+  count?: number
+  /** Namespace of the series. @default the aggregator's namespace */
+  namespace?: string
+}
+
+/** Options of `series()`. */
+export interface SeriesOptions {
+  unit?: StandardUnit
+  namespace?: string
+}
+
+/** A series as published. */
+export interface SeriesInfo {
+  readonly namespace: string
+  readonly metric: string
+  readonly unit: StandardUnit
+  readonly dimensions: readonly Dimension[]
+}
+
+/** One series of a sealed minute, as the `seal` event reports it. */
+export interface SealedSeries extends SeriesInfo {
+  count: number
+  sum: number
+  min: number
+  max: number
+  p50: number
+  p90: number
+  p99: number
+}
+
+/** What the `seal` event carries. */
+export interface SealedPeriod {
+  periodStart: number
+  late: boolean
+  series: SealedSeries[]
+}
+
+/** The counters of `stats()`. */
+export interface AggregatorStats extends PublishStats {
+  samplesAccepted: number
+  samplesRejected: number
+  rejectedByReason: Record<RejectReason, number>
+  /** Samples for a minute already published: sent as an extra datum CloudWatch merges. */
+  samplesLate: number
+  /** Samples folded into an overflow series because maxSeries was reached. */
+  samplesOverflowed: number
+  activeSeries: number
+  seriesEvicted: number
+  openPeriods: number
+  periodsSealed: number
+}
+
+/** What `flush()` and `close()` resolve to. */
+export interface FlushResult {
+  /** Datums published by this call. */
+  datumsPublished: number
+  /** Datums still queued (waiting for a retry). */
+  datumsPending: number
+  /** Errors the sink raised during this call. */
+  errors: SinkError[]
+}
+
+export interface CloseResult extends FlushResult {
+  /** Batches that could not be published before the deadline, so that the caller can keep them. */
+  unsent: DatumBatch[]
+}
+
+interface Series extends SeriesInfo {
+  readonly id: number
+  readonly key: string
+  epoch: number
+  current: Aggregate | null
+  lastUsed: number
+  pinned: boolean
+  overflow: boolean
+  trieMap: Map<string, TrieNode> | null
+  trieKey: string
+}
+
+interface TrieNode {
+  handle: SeriesHandle | undefined
+  next: Map<string, Map<string, TrieNode>> | undefined
+}
+
+const kAllReasons: RejectReason[] = ['not_a_number', 'not_finite', 'value_out_of_range', 'count_invalid', 'timestamp_too_old',
+  'timestamp_in_future', 'timestamp_invalid', 'metric_name_invalid', 'namespace_invalid', 'unit_invalid', 'too_many_dimensions',
+  'dimension_invalid', 'cardinality_limit', 'malformed', 'unsupported_type', 'too_large', 'closed']
+
+/** CloudWatch must still accept a period when it is published: keep a margin inside 2 weeks. */
+const kPastMarginMs = 15 * 60_000
+const kOverflowDimension = 'minutely_overflow'
+
+function codeOf (reason: RejectReason): MetricsErrorCode {
+  switch (reason) {
+    case 'metric_name_invalid': return 'METRICS_ERR_INVALID_NAME'
+    case 'namespace_invalid': return 'METRICS_ERR_INVALID_NAME'
+    case 'unit_invalid': return 'METRICS_ERR_INVALID_UNIT'
+    case 'too_many_dimensions': case 'dimension_invalid': return 'METRICS_ERR_DIMENSION'
+    default: return 'METRICS_ERR_INVALID_SAMPLE'
+  }
+}
+
+/** Why a value cannot be published, or null. */
+export function checkValue (v: unknown): { reason: RejectReason, message: string } | null {
+  if (typeof v !== 'number' || Number.isNaN(v)) return { reason: 'not_a_number', message: `value ${String(v).slice(0, 40)} is not a number: send a finite number` }
+  if (!Number.isFinite(v)) return { reason: 'not_finite', message: `value ${v} is not finite: CloudWatch rejects ±Infinity` }
+  const a = Math.abs(v)
+  if (a > kMaxMagnitude || (a < kMinMagnitude && a !== 0)) return { reason: 'value_out_of_range', message: `value ${v} is outside CloudWatch's range: magnitudes from 2^-360 to 2^360, or 0` }
+  return null
+}
+
+/**
+ * A pre-resolved series. `record(v)` is the hot path: it validates the value, compares an
+ * integer epoch and adds to the open minute's aggregate; it allocates nothing and builds no
+ * string, and never throws.
+ */
+export class SeriesHandle {
+  readonly #s: Series
+  readonly #core: Core
+  /** @internal */
+  constructor (s: Series, core: Core) { this.#s = s; this.#core = core }
+
+  /** The series this handle records into. */
+  get info (): SeriesInfo { const s = this.#s; return { namespace: s.namespace, metric: s.metric, unit: s.unit, dimensions: s.dimensions } }
+
+  /** Records one sample in the current minute. Bad values are counted and dropped. */
+  record (v: number): void {
+    const a = v < 0 ? -v : v
+    if (!(a <= kMaxMagnitude) || (a < kMinMagnitude && a !== 0)) { this.#core.rejectValue(v, this.#s.metric); return }
+    const s = this.#s
+    if (s.epoch !== this.#core.epoch && !this.#core.refresh(s)) return
+    s.current!.add(v, 1)
+    this.#core.accepted++
+  }
+
+  /** Records a sample with a weight and/or a timestamp (epoch ms; NaN for now). */
+  recordWith (v: number, count: number, timestampMs: number): void {
+    const bad = checkValue(v)
+    if (bad !== null) { this.#core.reject(bad.reason, `${this.#s.metric}: ${bad.message}`); return }
+    if (!(count > 0 && count < Infinity)) { this.#core.reject('count_invalid', `${this.#s.metric}: count ${count} must be a positive finite number`); return }
+    if (timestampMs !== timestampMs) {
+      const s = this.#s
+      if (s.epoch !== this.#core.epoch && !this.#core.refresh(s)) return
+      s.current!.add(v, count)
+      this.#core.accepted++
+      return
+    }
+    this.#core.recordAt(this.#s, v, count, timestampMs)
+  }
+}
+
+/** The engine's state that handles touch. Not exported from the package. */
+class Core {
+  epoch = 0
+  accepted = 0
+  constructor (readonly rejectValue: (v: number, metric: string) => void,
+    readonly reject: (reason: RejectReason, message: string) => void,
+    readonly refresh: (s: Series) => boolean,
+    readonly recordAt: (s: Series, v: number, count: number, t: number) => void) {}
+}
+
+/**
+ * The aggregator. Emits `'error'` (a {@link SinkError}) when publishing fails, but only when
+ * someone listens — otherwise failures become rate-limited warnings, never a crash — and
+ * `'seal'` (a {@link SealedPeriod}) each time a minute is sealed.
+ */
+export class Aggregator extends EventEmitter {
+  readonly options: ResolvedOptions
+  readonly sink: MetricSink
+  readonly #core: Core
+  readonly #warner: Warner
+  readonly #publisher: Publisher
+  readonly #registry = new Map<string, Series>()
+  readonly #overflow = new Map<string, Series>()
+  #nextId = 0
+  readonly #root = new Map<string, TrieNode>()
+  readonly #scopedRoots = new Map<string, Map<string, TrieNode>>()
+  /** period start → series → aggregate, for every minute not yet sealed. */
+  readonly #periods = new Map<number, Map<Series, Aggregate>>()
+  /** Deltas for minutes already sealed. */
+  readonly #late = new Map<number, Map<Series, Aggregate>>()
+  #currentStart: number
+  /** Every period starting at or before this one has been sealed. */
+  #sealedThrough = -Infinity
+  #timer: unknown = undefined
+  #closed = false
+  #closing: Promise<CloseResult> | undefined
+  readonly #rejected: Record<RejectReason, number>
+  #rejectedTotal = 0
+  #late_ = 0
+  #overflowed = 0
+  #evicted = 0
+  #periodsSealed = 0
+  #errorsSink: SinkError[] | null = null
+
+  constructor (options: AggregatorOptions) {
+    super()
+    this.options = normalizeOptions(options)
+    const o = this.options
+    this.sink = o.sink ?? cloudWatchSink()
+    this.#warner = new Warner(o.warningIntervalMs, () => o.clock.now(), o.onWarning)
+    this.#rejected = Object.fromEntries(kAllReasons.map(r => [r, 0])) as Record<RejectReason, number>
+    this.#core = new Core(
+      (v, metric) => { const b = checkValue(v); this.#reject(b!.reason, `${metric}: ${b!.message}`) },
+      (reason, message) => { this.#reject(reason, message) },
+      s => this.#refresh(s),
+      (s, v, c, t) => { this.#recordAt(s, v, c, t) })
+    this.#publisher = new Publisher({
+      sink: this.sink,
+      clock: o.clock,
+      maxConcurrentRequests: o.maxConcurrentRequests,
+      maxQueuedBytes: o.maxQueuedBytes,
+      retryBaseMs: o.retryBaseMs,
+      retryMaxMs: o.retryMaxMs,
+      random: o.random,
+      onError: e => { this.#sinkError(e) },
+    })
+    const now = o.clock.now()
+    this.#currentStart = now - (now % kPeriodMs)
+    this.#schedule(now)
+  }
+
+  // ---------------------------------------------------------------- recording
+
+  /**
+   * Records one sample. Never throws: a bad sample is counted under its reason in
+   * `stats().rejectedByReason` and reported by a rate-limited warning.
+   */
+  record (metric: string, value: number, dimensions?: Readonly<Record<string, string>>, options?: RecordOptions): void {
+    if (options === undefined) {
+      const h = this.#lookup(this.#root, metric, dimensions) ?? this.#resolve(metric, dimensions, undefined, undefined, this.#root)
+      if (h !== undefined) h.record(value)
+      return
+    }
+    this.#recordWithOptions(metric, value, dimensions, options)
+  }
+
+  #recordWithOptions (metric: string, value: number, dimensions: Readonly<Record<string, string>> | undefined, options: RecordOptions): void {
+    if (typeof options !== 'object' || options === null) { this.#reject('malformed', `${String(metric)}: record() options must be an object`); return }
+    const { unit, namespace, count, timestamp } = options
+    if (unit !== undefined && !isStandardUnit(unit)) {
+      this.#reject('unit_invalid', `${String(metric)}: unit ${JSON.stringify(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}`)
+      return
+    }
+    let root = this.#root
+    if (unit !== undefined || namespace !== undefined) {
+      const scope = (namespace ?? '') + '\u0000' + (unit ?? '')
+      let r = this.#scopedRoots.get(scope)
+      if (r === undefined) { r = new Map(); this.#scopedRoots.set(scope, r) }
+      root = r
+    }
+    const h = this.#lookup(root, metric, dimensions) ?? this.#resolve(metric, dimensions, unit, namespace, root)
+    if (h === undefined) return
+    let t = NaN
+    if (timestamp !== undefined) {
+      t = timestamp instanceof Date ? timestamp.getTime() : timestamp
+      if (typeof t !== 'number' || !Number.isFinite(t)) { this.#reject('timestamp_invalid', `${metric}: timestamp must be epoch milliseconds or a Date, got ${String(timestamp)}`); return }
+    }
+    h.recordWith(value, count ?? 1, t)
+  }
+
+  /** Resolves a series once; record on the returned handle in the hot path. Throws a ConfigError on bad input. */
+  series (metric: string, dimensions?: Readonly<Record<string, string>>, options: SeriesOptions = {}): SeriesHandle {
+    if (this.#closed) throw new MetricsError('series(): the aggregator is closed', 'METRICS_ERR_CLOSED')
+    const r = this.#register(metric, dimensions, options.unit, options.namespace)
+    if (isInvalid(r)) throw new ConfigError(`series(${JSON.stringify(metric)}): ${r.message}`, codeOf(r.reason))
+    r.series.pinned = true
+    return r.handle
+  }
+
+  #lookup (root: Map<string, TrieNode>, metric: string, dims: Readonly<Record<string, string>> | undefined): SeriesHandle | undefined {
+    let node = root.get(metric)
+    if (node === undefined) return undefined
+    if (dims !== undefined && dims !== null) {
+      for (const k in dims) {
+        const m: Map<string, TrieNode> | undefined = node.next?.get(k)
+        if (m === undefined) return undefined
+        const n: TrieNode | undefined = m.get(dims[k])
+        if (n === undefined) return undefined
+        node = n
+      }
+    }
+    return node.handle
+  }
+
+  /** The slow path of record(): validate, register, and cache the path in the trie. */
+  #resolve (metric: string, dims: Readonly<Record<string, string>> | undefined, unit: StandardUnit | undefined,
+    namespace: string | undefined, root: Map<string, TrieNode>): SeriesHandle | undefined {
+    if (this.#closed) { this.#reject('closed', `${String(metric)}: the aggregator is closed`); return undefined }
+    const r = this.#register(metric, dims, unit, namespace)
+    if (isInvalid(r)) { this.#reject(r.reason, `${typeof metric === 'string' ? metric : 'record()'}: ${r.message}`); return undefined }
+    if (r.series.overflow) return r.handle   // never cache overflowed paths: that is what bounds memory
+    let node = root.get(metric)
+    if (node === undefined) { node = { handle: undefined, next: undefined }; root.set(metric, node) }
+    let lastMap: Map<string, TrieNode> | null = null
+    let lastKey = metric
+    if (dims !== undefined && dims !== null) {
+      for (const k in dims) {
+        node.next ??= new Map()
+        let m = node.next.get(k)
+        if (m === undefined) { m = new Map(); node.next.set(k, m) }
+        let n = m.get(dims[k])
+        if (n === undefined) { n = { handle: undefined, next: undefined }; m.set(dims[k], n) }
+        lastMap = m
+        lastKey = dims[k]
+        node = n
+      }
+    }
+    node.handle = r.handle
+    if (!r.series.pinned && r.series.trieMap === null) { r.series.trieMap = lastMap ?? root; r.series.trieKey = lastKey }
+    return r.handle
+  }
+
+  #handles = new WeakMap<Series, SeriesHandle>()
+
+  #register (metric: string, dims: Readonly<Record<string, string>> | undefined, unit: StandardUnit | undefined, namespace: string | undefined):
+    { series: Series, handle: SeriesHandle } | { reason: RejectReason, message: string } {
+    const o = this.options
+    const badName = checkMetricName(metric)
+    if (badName !== null) return badName
+    if (unit !== undefined && !isStandardUnit(unit)) return { reason: 'unit_invalid', message: `unit ${JSON.stringify(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}` }
+    if (namespace !== undefined) { const b = checkNamespace(namespace); if (b !== null) return b }
+    const canon = canonicalDimensions(dims, o.maxDimensions)
+    if (isInvalid(canon)) return canon
+    const ns = namespace ?? o.namespace
+    const u = unit ?? o.defaultUnit
+    const key = JSON.stringify([ns, metric, u, canon.map(d => [d.Name, d.Value])])
+    let s = this.#registry.get(key)
+    if (s === undefined) {
+      if (this.#registry.size >= o.maxSeries) {
+        this.#overflowed++
+        this.#warner.warn('cardinality', 'METRICS_ERR_DIMENSION', `series cap of ${o.maxSeries} reached: samples of new series of ${metric} go to the series with dimension ${kOverflowDimension}=true; look for a dimension with unbounded values (request ids, timestamps) or raise maxSeries`)
+        return this.#overflowSeries(ns, metric, u)
+      }
+      s = this.#newSeries(key, ns, metric, u, canon, false)
+      this.#registry.set(key, s)
+    }
+    return { series: s, handle: this.#handles.get(s)! }
+  }
+
+  #newSeries (key: string, namespace: string, metric: string, unit: StandardUnit, dimensions: Dimension[], overflow: boolean): Series {
+    const s: Series = { id: this.#nextId++, key, namespace, metric, unit, dimensions, epoch: -2, current: null, lastUsed: this.#currentStart, pinned: false, overflow, trieMap: null, trieKey: '' }
+    this.#handles.set(s, new SeriesHandle(s, this.#core))
+    return s
+  }
+
+  #overflowSeries (ns: string, metric: string, unit: StandardUnit): { series: Series, handle: SeriesHandle } {
+    const key = JSON.stringify([ns, metric, unit])
+    let s = this.#overflow.get(key)
+    if (s === undefined) {
+      s = this.#newSeries('overflow:' + key, ns, metric, unit, [{ Name: kOverflowDimension, Value: 'true' }], true)
+      this.#overflow.set(key, s)
+    }
+    return { series: s, handle: this.#handles.get(s)! }
+  }
+
+  #refresh (s: Series): boolean {
+    if (this.#closed) { this.#reject('closed', `${s.metric}: the aggregator is closed`); return false }
+    const p = this.#currentStart
+    let m = this.#periods.get(p)
+    if (m === undefined) { m = new Map(); this.#periods.set(p, m) }
+    let a = m.get(s)
+    if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(s, a) }
+    s.current = a
+    s.epoch = this.#core.epoch
+    s.lastUsed = p
+    return true
+  }
+
+  #recordAt (s: Series, v: number, count: number, t: number): void {
+    if (this.#closed) { this.#reject('closed', `${s.metric}: the aggregator is closed`); return }
+    const now = this.options.clock.now()
+    if (t < now - kMaxPastMs + kPastMarginMs) { this.#reject('timestamp_too_old', `${s.metric}: timestamp ${new Date(t).toISOString()} is older than CloudWatch accepts (2 weeks)`); return }
+    if (t > now + kMaxFutureMs) { this.#reject('timestamp_in_future', `${s.metric}: timestamp ${new Date(t).toISOString()} is more than 2 hours ahead; check the sender's clock and that timestamps are epoch milliseconds`); return }
+    const p = t - (t % kPeriodMs)
+    let store = this.#periods
+    if (p <= this.#sealedThrough && p !== this.#currentStart) { store = this.#late; this.#late_++ }
+    let m = store.get(p)
+    if (m === undefined) { m = new Map(); store.set(p, m) }
+    let a = m.get(s)
+    if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(s, a) }
+    a.add(v, count)
+    if (p > s.lastUsed) s.lastUsed = p
+    this.#core.accepted++
+  }
+
+  #reject (reason: RejectReason, message: string): void {
+    this.#rejected[reason]++
+    this.#rejectedTotal++
+    this.#warner.warn('reject:' + reason, codeOf(reason), `minutely rejected a sample (${reason}): ${message}`)
+  }
+
+  /**
+   * Counts a sample rejected before it reached the engine (by a listener's parser), so that
+   * every rejection shows in `stats()` whatever its source.
+   */
+  countRejected (reason: RejectReason, message: string): void { this.#reject(reason, message) }
+
+  // ---------------------------------------------------------------- time and sealing
+
+  #schedule (now: number): void {
+    if (this.#closed) return
+    if (this.#timer !== undefined) this.options.clock.clearTimer(this.#timer)
+    const g = this.options.gracePeriodMs
+    let next = this.#currentStart + kPeriodMs
+    for (const p of this.#periods.keys()) if (p < this.#currentStart) next = Math.min(next, p + kPeriodMs + g)
+    if (this.#late.size > 0) next = Math.min(next, Math.max(now, this.#currentStart + g))
+    this.#timer = this.options.clock.setTimer(() => { this.#timer = undefined; this.#tick() }, Math.max(1, next - now))
+  }
+
+  #tick (): void {
+    const now = this.options.clock.now()
+    this.#advance(now)
+    this.#sealDue(now)
+    this.#schedule(now)
+  }
+
+  #advance (now: number): void {
+    const cur = now - (now % kPeriodMs)
+    if (cur !== this.#currentStart) { this.#currentStart = cur; this.#core.epoch++ }
+  }
+
+  /** Seals every period whose end plus grace has passed, and every late delta. */
+  #sealDue (now: number): void {
+    const through = now - this.options.gracePeriodMs - kPeriodMs
+    const due = [...this.#periods.keys()].filter(p => p <= through && p !== this.#currentStart).sort((a, b) => a - b)
+    const sealedUpTo = through - (((through % kPeriodMs) + kPeriodMs) % kPeriodMs)
+    if (sealedUpTo > this.#sealedThrough && sealedUpTo < this.#currentStart) this.#sealedThrough = sealedUpTo
+    for (const p of due) this.#seal(p, this.#periods, false)
+    for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
+    if (due.length > 0 || this.#late.size > 0) this.#evictIdle()
+  }
+
+  #seal (p: number, store: Map<number, Map<Series, Aggregate>>, late: boolean): void {
+    const m = store.get(p)
+    store.delete(p)
+    if (m === undefined || m.size === 0) return
+    this.#periodsSealed++
+    const byNs = new Map<string, MetricDatum[]>()
+    const report: SealedSeries[] | null = this.listenerCount('seal') > 0 ? [] : null
+    for (const [s, a] of m) {
+      if (s.current === a) { s.current = null; s.epoch = -2 }
+      if (a.count > 0) {
+        let list = byNs.get(s.namespace)
+        if (list === undefined) { list = []; byNs.set(s.namespace, list) }
+        for (const d of encodeAggregate(s, p, a, this.sink.maxValuesPerDatum)) list.push(d)
+        report?.push({ namespace: s.namespace, metric: s.metric, unit: s.unit, dimensions: s.dimensions, count: a.count, sum: a.total, min: a.min, max: a.max, p50: a.quantile(0.5), p90: a.quantile(0.9), p99: a.quantile(0.99) })
+      }
+      a.release()
+    }
+    const batches: DatumBatch[] = []
+    for (const [ns, datums] of byNs) for (const b of batchDatums(ns, datums, this.sink.maxDatumsPerBatch, this.sink.maxBatchBytes)) batches.push(b)
+    this.#publisher.enqueue(batches)
+    if (report !== null) {
+      try { this.emit('seal', { periodStart: p, late, series: report } satisfies SealedPeriod) } catch { /* a listener must not break sealing */ }
+    }
+  }
+
+  /** Forgets series unused for `seriesIdleMinutes`, so churn in dimension values cannot grow memory forever. */
+  #evictIdle (): void {
+    const horizon = this.#currentStart - this.options.seriesIdleMinutes * kPeriodMs
+    for (const [key, s] of this.#registry) {
+      if (s.pinned || s.lastUsed > horizon) continue
+      if (s.epoch === this.#core.epoch) continue
+      this.#registry.delete(key)
+      if (s.trieMap !== null) s.trieMap.delete(s.trieKey)
+      this.#evicted++
+    }
+  }
+
+  #sinkError (e: SinkError): void {
+    this.#errorsSink?.push(e)
+    if (this.listenerCount('error') > 0) {
+      try { this.emit('error', e) } catch { /* never let a listener crash the publisher */ }
+    } else {
+      this.#warner.warn('sink:' + (e.retryable ? 'retry' : 'fail'), e.code, e.message)
+    }
+  }
+
+  // ---------------------------------------------------------------- public control
+
+  /** Counters: accepted, rejected by reason, published, failed, queued… */
+  stats (): AggregatorStats {
+    let open = 0
+    for (const m of this.#periods.values()) if (m.size > 0) open++
+    return {
+      samplesAccepted: this.#core.accepted,
+      samplesRejected: this.#rejectedTotal,
+      rejectedByReason: { ...this.#rejected },
+      samplesLate: this.#late_,
+      samplesOverflowed: this.#overflowed,
+      activeSeries: this.#registry.size + this.#overflow.size,
+      seriesEvicted: this.#evicted,
+      openPeriods: open,
+      periodsSealed: this.#periodsSealed,
+      ...this.#publisher.stats,
+    }
+  }
+
+  /** Publishes every sealed minute (and late delta) now, and waits for the attempts. */
+  async flush (): Promise<FlushResult> {
+    const before = this.#publisher.stats.datumsPublished
+    const errors: SinkError[] = []
+    this.#errorsSink = errors
+    try {
+      if (!this.#closed) {
+        const now = this.options.clock.now()
+        this.#advance(now)
+        this.#sealDue(now)
+        this.#schedule(now)
+      }
+      await this.#publisher.flushOnce()
+    } finally { this.#errorsSink = null }
+    return { datumsPublished: this.#publisher.stats.datumsPublished - before, datumsPending: this.#publisher.stats.datumsQueued, errors }
+  }
+
+  /** Seals and publishes everything, the open minute too, then stops the timers. Idempotent. */
+  close (): Promise<CloseResult> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close (): Promise<CloseResult> {
+    const before = this.#publisher.stats.datumsPublished
+    const errors: SinkError[] = []
+    this.#errorsSink = errors
+    this.#closed = true
+    this.#core.epoch = -1
+    if (this.#timer !== undefined) { this.options.clock.clearTimer(this.#timer); this.#timer = undefined }
+    for (const p of [...this.#periods.keys()].sort((a, b) => a - b)) this.#seal(p, this.#periods, false)
+    for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
+    await this.#publisher.drain(Date.now() + this.options.closeTimeoutMs)
+    this.#publisher.stop()
+    const unsent = this.#publisher.pending()
+    this.#errorsSink = null
+    try { await this.sink.close?.() } catch { /* closing the sink is best effort */ }
+    const pending = unsent.reduce((a, b) => a + b.datums.length, 0)
+    if (pending > 0) {
+      this.#warner.warn('close-unsent', 'METRICS_ERR_TIMEOUT', `close(): ${pending} datums in ${unsent.length} requests could not be published within ${this.options.closeTimeoutMs} ms; they are returned in close().unsent`)
+    }
+    return { datumsPublished: this.#publisher.stats.datumsPublished - before, datumsPending: pending, errors, unsent }
+  }
+
+  /** True once `close()` was called. */
+  get closed (): boolean { return this.#closed }
+}
+
+/** Creates an aggregator. Throws a `ConfigError` (code `METRICS_ERR_INVALID_OPTION`) on bad options. */
+export function createAggregator (options: AggregatorOptions): Aggregator {
+  return new Aggregator(options)
+}

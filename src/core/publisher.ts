@@ -1,0 +1,220 @@
+/**
+ * The publishing queue between the sealer and a sink: bounded, retried with exponential
+ * backoff and full jitter, concurrency halved on throttling and grown back on success
+ * (AIMD), batches split to isolate a datum the service rejects. Nothing leaves the queue
+ * without being counted: published, failed (rejected by the service) or dropped (over the
+ * memory budget).
+ */
+import type { DatumBatch } from '../encode/datum.js'
+import { SinkError } from '../errors.js'
+import type { MetricSink } from '../sinks/sink.js'
+import type { Clock } from './clock.js'
+
+/** Counters the publisher keeps (part of `stats()`). */
+export interface PublishStats {
+  datumsPublished: number
+  requestsSent: number
+  requestsSucceeded: number
+  requestsFailed: number
+  requestsThrottled: number
+  requestsRetried: number
+  /** Datums the service rejected as invalid (after splitting to isolate them). */
+  datumsFailed: number
+  /** Datums dropped because the queue went over its memory budget. */
+  datumsDropped: number
+  datumsQueued: number
+  bytesQueued: number
+  inFlightRequests: number
+  concurrency: number
+  lastPublishAt: number
+  lastError: string | null
+}
+
+export interface PublisherOptions {
+  sink: MetricSink
+  clock: Clock
+  maxConcurrentRequests: number
+  maxQueuedBytes: number
+  retryBaseMs: number
+  retryMaxMs: number
+  random: () => number
+  onError: (err: SinkError) => void
+}
+
+interface Pending { batch: DatumBatch, attempts: number, notBefore: number }
+
+export class Publisher {
+  readonly stats: PublishStats
+  readonly #o: PublisherOptions
+  #queue: Pending[] = []
+  #inFlight = new Set<Promise<void>>()
+  #timer: unknown = undefined
+  #timerAt = Infinity
+  #concurrency: number
+  #idleWaiters: Array<() => void> = []
+
+  constructor (o: PublisherOptions) {
+    this.#o = o
+    this.#concurrency = o.maxConcurrentRequests
+    this.stats = {
+      datumsPublished: 0, requestsSent: 0, requestsSucceeded: 0, requestsFailed: 0, requestsThrottled: 0,
+      requestsRetried: 0, datumsFailed: 0, datumsDropped: 0, datumsQueued: 0, bytesQueued: 0,
+      inFlightRequests: 0, concurrency: o.maxConcurrentRequests, lastPublishAt: 0, lastError: null,
+    }
+  }
+
+  enqueue (batches: DatumBatch[]): void {
+    for (const batch of batches) {
+      this.#queue.push({ batch, attempts: 0, notBefore: 0 })
+      this.stats.datumsQueued += batch.datums.length
+      this.stats.bytesQueued += batch.bytes
+    }
+    this.#enforceBudget()
+    this.kick()
+  }
+
+  /** Pending batches, oldest first (for the spool and for close()). */
+  pending (): DatumBatch[] { return this.#queue.map(p => p.batch) }
+
+  get idle (): boolean { return this.#queue.length === 0 && this.#inFlight.size === 0 }
+
+  #enforceBudget (): void {
+    while (this.stats.bytesQueued > this.#o.maxQueuedBytes && this.#queue.length > 1) {
+      const p = this.#queue.shift()!
+      this.#unqueue(p.batch)
+      this.stats.datumsDropped += p.batch.datums.length
+      this.#fail(new SinkError(`publish queue over its budget of ${this.#o.maxQueuedBytes} bytes: dropped the oldest batch of ${p.batch.datums.length} datums for ${p.batch.namespace}; raise maxQueuedBytes or configure a spool`, { retryable: false, datums: p.batch.datums.length }))
+    }
+  }
+
+  #unqueue (b: DatumBatch): void {
+    this.stats.datumsQueued -= b.datums.length
+    this.stats.bytesQueued -= b.bytes
+  }
+
+  /** Starts sends up to the concurrency limit; `ignoreBackoff` sends batches still waiting too. */
+  kick (ignoreBackoff = false): void {
+    const now = this.#o.clock.now()
+    let nextAt = Infinity
+    for (let i = 0; i < this.#queue.length && this.#inFlight.size < this.#concurrency;) {
+      const p = this.#queue[i]
+      if (!ignoreBackoff && p.notBefore > now) { nextAt = Math.min(nextAt, p.notBefore); i++; continue }
+      this.#queue.splice(i, 1)
+      this.#send(p)
+    }
+    for (const p of this.#queue) if (p.notBefore > now) nextAt = Math.min(nextAt, p.notBefore)
+    this.#schedule(nextAt)
+    this.#maybeIdle()
+  }
+
+  #schedule (at: number): void {
+    if (at === Infinity || at >= this.#timerAt) return
+    if (this.#timer !== undefined) this.#o.clock.clearTimer(this.#timer)
+    this.#timerAt = at
+    this.#timer = this.#o.clock.setTimer(() => { this.#timer = undefined; this.#timerAt = Infinity; this.kick() }, at - this.#o.clock.now())
+  }
+
+  #send (p: Pending): void {
+    const s = this.stats
+    s.requestsSent++
+    if (p.attempts > 0) s.requestsRetried++
+    p.attempts++
+    s.inFlightRequests++
+    const done = this.#o.sink.send(p.batch).then(() => {
+      s.requestsSucceeded++
+      s.datumsPublished += p.batch.datums.length
+      s.lastPublishAt = this.#o.clock.now()
+      this.#unqueue(p.batch)
+      // Additive increase after a throttle-induced cut.
+      if (this.#concurrency < this.#o.maxConcurrentRequests) this.#concurrency++
+    }, (err: unknown) => { this.#failed(p, err) }).finally(() => {
+      s.inFlightRequests--
+      this.#inFlight.delete(done)
+      s.concurrency = this.#concurrency
+      this.kick()
+    })
+    this.#inFlight.add(done)
+  }
+
+  #failed (p: Pending, err: unknown): void {
+    const s = this.stats
+    s.requestsFailed++
+    const se = err instanceof SinkError ? err : new SinkError(`sink ${this.#o.sink.name} failed: ${(err as Error)?.message ?? String(err)}`, { retryable: true, datums: p.batch.datums.length, cause: err })
+    s.lastError = se.message
+    if (se.retryable) {
+      if (se.throttled) {
+        s.requestsThrottled++
+        this.#concurrency = Math.max(1, this.#concurrency >> 1)   // multiplicative decrease
+      }
+      const cap = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(20, p.attempts - 1))
+      p.notBefore = this.#o.clock.now() + Math.floor(cap / 2 + this.#o.random() * cap / 2)
+      this.#queue.unshift(p)   // keep order: retries go before newer data
+      this.#o.onError(se)
+      return
+    }
+    const n = p.batch.datums.length
+    if (n > 1) {
+      // One bad datum must not take its neighbours down: split and send the halves.
+      this.#unqueue(p.batch)
+      const half = n >> 1
+      const a = { namespace: p.batch.namespace, datums: p.batch.datums.slice(0, half), bytes: Math.ceil(p.batch.bytes / 2) }
+      const b = { namespace: p.batch.namespace, datums: p.batch.datums.slice(half), bytes: Math.ceil(p.batch.bytes / 2) }
+      for (const x of [b, a]) {
+        this.#queue.unshift({ batch: x, attempts: 0, notBefore: 0 })
+        s.datumsQueued += x.datums.length
+        s.bytesQueued += x.bytes
+      }
+      return
+    }
+    this.#unqueue(p.batch)
+    s.datumsFailed += n
+    this.#fail(se)
+  }
+
+  #fail (e: SinkError): void {
+    this.stats.lastError = e.message
+    this.#o.onError(e)
+  }
+
+  #maybeIdle (): void {
+    if (!this.idle || this.#idleWaiters.length === 0) return
+    const w = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const f of w) f()
+  }
+
+  /** Sends everything queued now (backoff ignored) and waits for those attempts to settle. */
+  async flushOnce (): Promise<void> {
+    const rounds = this.#queue.length + 1
+    for (let i = 0; i < rounds && (this.#queue.length > 0 || this.#inFlight.size > 0); i++) {
+      this.kick(true)
+      await Promise.allSettled([...this.#inFlight])
+      // Stop when only batches that failed in this flush remain (they wait for their backoff).
+      if (this.#queue.every(p => p.notBefore > this.#o.clock.now())) break
+    }
+  }
+
+  /** Resolves when the queue is empty and nothing is in flight, or at `deadline` (epoch ms, real time). */
+  async drain (deadlineMs: number): Promise<boolean> {
+    // One immediate try for everything, then the normal backoff (no hammering at shutdown).
+    const now = this.#o.clock.now()
+    for (const p of this.#queue) if (p.notBefore > now) p.notBefore = now
+    while (!this.idle) {
+      const left = deadlineMs - Date.now()
+      if (left <= 0) return false
+      this.kick()
+      const idle = new Promise<void>(resolve => { this.#idleWaiters.push(resolve) })
+      let t: NodeJS.Timeout | undefined
+      const timeout = new Promise<void>(resolve => { t = setTimeout(resolve, Math.min(left, 250)) })
+      await Promise.race([idle, timeout, ...this.#inFlight])
+      clearTimeout(t)
+    }
+    return true
+  }
+
+  stop (): void {
+    if (this.#timer !== undefined) this.#o.clock.clearTimer(this.#timer)
+    this.#timer = undefined
+    this.#timerAt = Infinity
+  }
+}

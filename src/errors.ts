@@ -1,0 +1,57 @@
+/**
+ * One base class, stable codes. Match on `err.code`, not `instanceof`: classes do not
+ * survive `postMessage`, so errors cross threads as `{ code, message }` and are rehydrated
+ * with {@link fromWire}.
+ */
+export type MetricsErrorCode =
+  | 'METRICS_ERR_INVALID_OPTION'
+  | 'METRICS_ERR_INVALID_NAME'
+  | 'METRICS_ERR_DIMENSION'
+  | 'METRICS_ERR_INVALID_UNIT'
+  | 'METRICS_ERR_SINK'
+  | 'METRICS_ERR_QUEUE_FULL'
+  | 'METRICS_ERR_CLOSED'
+  | 'METRICS_ERR_TIMEOUT'
+  | 'METRICS_ERR_PARSE'
+  | 'METRICS_ERR_INVALID_SAMPLE'
+
+/** The base class of every error minutely throws or emits. */
+export class MetricsError extends Error {
+  override name = 'MetricsError'
+  readonly code: MetricsErrorCode
+  constructor (message: string, code: MetricsErrorCode, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+/** A configuration error: thrown synchronously by `createAggregator()`, `series()` and the CLI. */
+export class ConfigError extends MetricsError {
+  override name = 'ConfigError'
+}
+
+/**
+ * A sink could not publish. `retryable` says whether the same request may succeed later
+ * (throttling, 5xx, network); `datums` is how many datums the failed request carried.
+ */
+export class SinkError extends MetricsError {
+  override name = 'SinkError'
+  readonly retryable: boolean
+  /** The service asked us to slow down (HTTP 429, `Throttling`). */
+  readonly throttled: boolean
+  readonly datums: number
+  constructor (message: string, opts: { retryable: boolean, throttled?: boolean, datums?: number, cause?: unknown }) {
+    super(message, 'METRICS_ERR_SINK', { cause: opts.cause })
+    this.retryable = opts.retryable
+    this.throttled = opts.throttled ?? false
+    this.datums = opts.datums ?? 0
+  }
+}
+
+/** What an error looks like on the wire between threads. */
+export interface WireError { code: MetricsErrorCode, message: string }
+
+/** Turns a `{ code, message }` received from another thread back into a {@link MetricsError}. */
+export function fromWire (e: WireError): MetricsError {
+  return new MetricsError(e.message, e.code)
+}

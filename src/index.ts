@@ -1,0 +1,27 @@
+/**
+ * minutely: raw samples → exact 1-minute CloudWatch statistics and percentiles.
+ * @packageDocumentation
+ */
+export { createAggregator, Aggregator, SeriesHandle, checkValue } from './core/aggregator.js'
+export type { RecordOptions, SeriesOptions, SeriesInfo, SealedSeries, SealedPeriod, AggregatorStats, FlushResult, CloseResult } from './core/aggregator.js'
+export type { AggregatorOptions, ResolvedOptions } from './options.js'
+export { kDefaults, normalizeOptions } from './options.js'
+export { ManualClock, systemClock } from './core/clock.js'
+export type { Clock } from './core/clock.js'
+export type { WarningListener } from './core/warn.js'
+export type { PublishStats } from './core/publisher.js'
+export { MetricsError, ConfigError, SinkError, fromWire } from './errors.js'
+export type { MetricsErrorCode, WireError } from './errors.js'
+export { cloudWatchSink, isRetryable } from './sinks/cloudwatch.js'
+export type { CloudWatchSinkOptions } from './sinks/cloudwatch.js'
+export { emfSink, emfLine } from './sinks/emf.js'
+export type { EmfSinkOptions } from './sinks/emf.js'
+export { inMemorySink } from './sinks/in-memory.js'
+export type { InMemorySink, InMemorySinkOptions } from './sinks/in-memory.js'
+export type { MetricSink } from './sinks/sink.js'
+export type { MetricDatum, DatumBatch, StatisticSet } from './encode/datum.js'
+export type { Dimension } from './dimensions/validate.js'
+export { Aggregate, relativeErrorBound } from './store/aggregate.js'
+export { kStandardUnits, isStandardUnit } from './limits.js'
+export type { StandardUnit } from './limits.js'
+export type { RejectReason, SampleReceiver } from './ingest/types.js'

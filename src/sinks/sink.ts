@@ -1,0 +1,18 @@
+import type { DatumBatch } from '../encode/datum.js'
+
+/**
+ * Where sealed datums go. `send` resolves when the batch was accepted and rejects with a
+ * `SinkError` (whose `retryable` says whether to try again) when it was not.
+ */
+export interface MetricSink {
+  /** A short name for logs and stats (`cloudwatch`, `emf`, `memory`). */
+  readonly name: string
+  /** Most Values/Counts entries a datum may carry (150 for PutMetricData, 100 for EMF). */
+  readonly maxValuesPerDatum: number
+  /** Most datums a batch may carry. */
+  readonly maxDatumsPerBatch: number
+  /** Most bytes a batch may carry. */
+  readonly maxBatchBytes: number
+  send (batch: DatumBatch): Promise<void>
+  close? (): Promise<void>
+}
