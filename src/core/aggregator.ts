@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { ConfigError, MetricsError, SinkError, type MetricsErrorCode } from '../errors.js'
-import type { RejectReason } from '../ingest/types.js'
+import type { RejectReason, SampleReceiver } from '../ingest/types.js'
 import { isStandardUnit, kMaxFutureMs, kMaxMagnitude, kMaxPastMs, kMinMagnitude, kPeriodMs, kStandardUnits, type StandardUnit } from '../limits.js'
 import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '../options.js'
 import { canonicalDimensions, checkMetricName, checkNamespace, isInvalid, type Dimension } from '../dimensions/validate.js'
@@ -416,7 +416,36 @@ export class Aggregator extends EventEmitter {
     this.#core.accepted++
   }
 
+  #lastReject: { reason: RejectReason, message: string } | undefined
+
+  /**
+   * Like `record()`, but says what happened: `undefined` when the sample was accepted,
+   * else its rejection. For listeners that answer per sample (the HTTP ingest).
+   */
+  tryRecord (metric: string, value: number, dimensions?: Readonly<Record<string, string>>, options?: RecordOptions): { reason: RejectReason, message: string } | undefined {
+    this.#lastReject = undefined
+    this.record(metric, value, dimensions, options)
+    const r = this.#lastReject
+    this.#lastReject = undefined
+    return r
+  }
+
+  /** A {@link SampleReceiver} that records into this aggregator (for parsers on this thread). */
+  receiver (): SampleReceiver {
+    return {
+      sample: (metric, value, unit, dimensions, timestampMs, count, namespace) => {
+        if (unit === undefined && namespace === undefined && count === 1 && timestampMs !== timestampMs) {
+          this.record(metric, value, dimensions)
+        } else {
+          this.record(metric, value, dimensions, { unit: unit as StandardUnit | undefined, namespace, count, timestamp: timestampMs === timestampMs ? timestampMs : undefined })
+        }
+      },
+      reject: (reason, message) => { this.#reject(reason, message) },
+    }
+  }
+
   #reject (reason: RejectReason, message: string): void {
+    this.#lastReject = { reason, message }
     this.#rejected[reason]++
     this.#rejectedTotal++
     this.#warner.warn('reject:' + reason, codeOf(reason), `minutely rejected a sample (${reason}): ${message}`)

@@ -23,14 +23,15 @@ export function batchDatums (namespace: string, datums: MetricDatum[],
   maxDatums = kMaxDatumsPerRequest, maxBytes = kRequestBodyBudget): DatumBatch[] {
   const out: DatumBatch[] = []
   const env = envelopeBytes(namespace)
+  // Each datum adds its JSON and one comma; the first needs no comma.
   let cur: MetricDatum[] = []
-  let bytes = env
+  let bytes = env - 1
   for (const d of datums) {
     const n = datumBytes(d) + 1
     if (cur.length > 0 && (cur.length >= maxDatums || bytes + n > maxBytes)) {
       out.push({ namespace, datums: cur, bytes })
       cur = []
-      bytes = env
+      bytes = env - 1
     }
     cur.push(d)
     bytes += n

@@ -1,0 +1,130 @@
+/**
+ * `minutely demo`: the sidecar fed over its real HTTP ingest by a traffic generator that
+ * looks like a small inference fleet (endpoints, variants, a three-container pipeline,
+ * log-normal latencies, some 4xx/5xx, a malformed sample now and then), with a sink that
+ * needs no AWS account. Prints signs of life every few seconds and each sealed minute as
+ * a table.
+ */
+import type { SealedPeriod, SealedSeries } from '../core/aggregator.js'
+import type { Settings } from './config.js'
+import { startSidecar, type Sidecar } from './sidecar.js'
+
+interface Endpoint { name: string, variant: string, instances: number, containers: Array<{ name: string, medianUs: number, sigma: number }>, rps: number, err4xx: number, err5xx: number }
+
+const kFleet: Endpoint[] = [
+  { name: 'chat-llm', variant: 'v1', instances: 4, rps: 400, err4xx: 0.02, err5xx: 0.004, containers: [{ name: 'tokenizer', medianUs: 900, sigma: 0.3 }, { name: 'llm', medianUs: 180_000, sigma: 0.6 }, { name: 'detokenizer', medianUs: 600, sigma: 0.25 }] },
+  { name: 'chat-llm', variant: 'v2-canary', instances: 1, rps: 50, err4xx: 0.02, err5xx: 0.02, containers: [{ name: 'tokenizer', medianUs: 900, sigma: 0.3 }, { name: 'llm', medianUs: 140_000, sigma: 0.7 }, { name: 'detokenizer', medianUs: 600, sigma: 0.25 }] },
+  { name: 'embedder', variant: 'AllTraffic', instances: 2, rps: 900, err4xx: 0.005, err5xx: 0.001, containers: [{ name: 'model', medianUs: 7_500, sigma: 0.35 }] },
+]
+
+/** A seeded PRNG (mulberry32), so runs are comparable. */
+function rng (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function fmt (v: number): string {
+  if (!Number.isFinite(v)) return '-'
+  const a = Math.abs(v)
+  if (a >= 1e6) return (v / 1e6).toFixed(2) + 'M'
+  if (a >= 1e4) return (v / 1e3).toFixed(1) + 'k'
+  if (a >= 100) return v.toFixed(0)
+  if (a >= 1) return v.toFixed(2)
+  return v.toPrecision(3)
+}
+
+const kUnitShort: Record<string, string> = { Microseconds: 'µs', Milliseconds: 'ms', Seconds: 's', Percent: '%', None: '', Count: '' }
+
+/** Renders a sealed minute as a table. */
+export function renderSealed (p: SealedPeriod): string {
+  const when = new Date(p.periodStart).toISOString().slice(11, 16)
+  const total = p.series.reduce((a, s) => a + s.count, 0)
+  const rows = [...p.series].sort((a, b) => (a.metric + dimsText(a)).localeCompare(b.metric + dimsText(b)))
+  const head = ['metric', 'dimensions', 'unit', 'count', 'avg', 'p50', 'p99', 'max']
+  const body = rows.map(s => [s.metric, dimsText(s), kUnitShort[s.unit] ?? s.unit, fmt(s.count), fmt(s.sum / s.count), fmt(s.p50), fmt(s.p99), fmt(s.max)])
+  const w = head.map((h, i) => Math.max(h.length, ...body.map(r => r[i].length)))
+  const line = (r: string[]): string => r.map((c, i) => i < 3 ? c.padEnd(w[i]) : c.padStart(w[i])).join('  ')
+  const title = `── minute ${when} UTC sealed${p.late ? ' (late samples)' : ''}: ${p.series.length} series, ${fmt(total)} samples `
+  return [title.padEnd(Math.max(title.length, w.reduce((a, b) => a + b + 2, 0)), '─'), line(head), ...body.map(line), ''].join('\n') + '\n'
+}
+
+function dimsText (s: SealedSeries): string { return s.dimensions.map(d => `${d.Name}=${d.Value}`).join(' ') }
+
+export interface DemoIO { out: (s: string) => void, log: (s: string) => void }
+
+/** Starts the sidecar and the generator; `stop()` stops the generator only. */
+export async function runDemo (settings: Settings, io: DemoIO, seed = 42): Promise<{ sidecar: Sidecar, stop: () => void }> {
+  const sidecar = await startSidecar(settings, { log: io.log })
+  const agg = sidecar.aggregator
+  const url = `http://${sidecar.http.host === '::1' ? '[::1]' : sidecar.http.host}:${sidecar.http.port}/v1/samples`
+  io.out([
+    'minutely demo',
+    `  HTTP ingest   ${url}   (POST {"samples":[{"metric","value","unit","dimensions"}]})`,
+    `  health        http://${sidecar.http.host}:${sidecar.http.port}/healthz`,
+    `  sink          ${String(settings.sink)} (no AWS account needed)   namespace ${String(settings.namespace)}`,
+    `  traffic       ${kFleet.length} endpoint variants, ${kFleet.reduce((a, e) => a + e.rps, 0)} requests/s, a 3-container pipeline on chat-llm`,
+    '  each minute is sealed 5 s after it ends and printed below; Ctrl-C publishes everything and exits',
+    '',
+  ].join('\n') + '\n')
+  agg.on('seal', (p: SealedPeriod) => { io.out(renderSealed(p)) })
+  const rand = rng(seed)
+  const normal = (): number => { let u = 0; while (u === 0) u = rand(); return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand()) }
+  const tickMs = 200
+  let stopped = false
+  let inFlight = false
+  let ticks = 0
+  const gen = setInterval(() => {
+    if (stopped || inFlight) return
+    ticks++
+    const samples: unknown[] = []
+    for (const e of kFleet) {
+      const dims = { EndpointName: e.name, VariantName: e.variant }
+      const n = Math.round(e.rps * tickMs / 1000 * (0.8 + 0.4 * rand()))
+      for (let i = 0; i < n; i++) {
+        let model = 0
+        for (let c = 0; c < e.containers.length; c++) {
+          const k = e.containers[c]
+          const us = k.medianUs * Math.exp(k.sigma * normal())
+          model += us
+          if (e.containers.length > 1) samples.push({ metric: 'ContainerLatency', value: Math.round(us), unit: 'Microseconds', dimensions: { ...dims, ContainerName: k.name } })
+        }
+        const overhead = 1_200 * Math.exp(0.5 * normal())
+        const r = rand()
+        const is4 = r < e.err4xx ? 1 : 0
+        const is5 = !is4 && r < e.err4xx + e.err5xx ? 1 : 0
+        samples.push(
+          { metric: 'Invocations', value: 1, dimensions: dims },
+          { metric: 'Invocation4XXErrors', value: is4, dimensions: dims },
+          { metric: 'Invocation5XXErrors', value: is5, dimensions: dims },
+          { metric: 'InvocationsPerInstance', value: 1 / e.instances, dimensions: dims },
+          { metric: 'ModelLatency', value: Math.round(model), unit: 'Microseconds', dimensions: dims },
+          { metric: 'OverheadLatency', value: Math.round(overhead), unit: 'Microseconds', dimensions: dims },
+        )
+      }
+    }
+    // Now and then a sample a buggy client would send: shown as rejected, never published.
+    if (ticks % 50 === 0) samples.push({ metric: 'ModelLatency', value: 'fast', dimensions: { EndpointName: 'chat-llm', VariantName: 'v1' } })
+    inFlight = true
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ samples }) })
+      .then(async r => { await r.arrayBuffer() }, (err: unknown) => { io.log(`generator: ${String(err)}`) })
+      .finally(() => { inFlight = false })
+  }, tickMs)
+  let last = 0
+  let lastAt = Date.now()
+  const life = setInterval(() => {
+    const st = agg.stats()
+    const now = Date.now()
+    const rate = (st.samplesAccepted - last) / ((now - lastAt) / 1000)
+    last = st.samplesAccepted; lastAt = now
+    const reasons = Object.entries(st.rejectedByReason).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ')
+    io.out(`${new Date(now).toISOString().slice(11, 19)}  ${fmt(st.samplesAccepted)} samples accepted (${fmt(rate)}/s) · ${st.samplesRejected} rejected${reasons !== '' ? ` (${reasons})` : ''} · ${st.activeSeries} series · ${st.datumsPublished} datums published in ${st.requestsSucceeded} requests\n`)
+  }, 5_000)
+  const stop = (): void => { stopped = true; clearInterval(gen); clearInterval(life) }
+  return { sidecar, stop }
+}

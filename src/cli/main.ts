@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * The `minutely` command: `sidecar` runs the engine beside any model server; `demo` runs the
+ * sidecar with a built-in traffic generator and an in-memory sink (no AWS account).
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+ */
+import { parseArgs } from 'node:util'
+import { MetricsError } from '../errors.js'
+import { helpText, kSettings, parseArgsOptions, resolveSettings } from './config.js'
+import { startSidecar, type Sidecar } from './sidecar.js'
+import { runDemo } from './demo.js'
+
+const kUsage = `usage: minutely <command> [options]
+
+commands:
+  sidecar   aggregate samples sent over HTTP and publish 1-minute statistics
+  demo      the sidecar fed by a built-in traffic generator, printing each sealed minute (no AWS needed)
+
+minutely <command> --help lists the options of a command.`
+
+function fail (message: string, code = 2): never {
+  process.stderr.write(`minutely: ${message}\n`)
+  process.exit(code)
+}
+
+/** Seals and publishes on SIGTERM/SIGINT, then exits; a second signal exits at once. */
+function onShutdown (sidecar: Sidecar, log: (s: string) => void, after?: () => void): void {
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) { log(`${signal} again: exiting without waiting`); process.exit(130) }
+    stopping = true
+    after?.()
+    log(`${signal}: sealing and publishing everything (deadline ${String(sidecar.settings.closeTimeoutMs)} ms)`)
+    sidecar.close().then(r => {
+      const st = sidecar.aggregator.stats()
+      log(`closed: ${st.samplesAccepted} samples accepted, ${st.samplesRejected} rejected, ${st.datumsPublished} datums published in ${st.requestsSucceeded} requests` +
+        (r.datumsPending > 0 ? `; ${r.datumsPending} datums could NOT be published` : ''))
+      process.exit(r.datumsPending > 0 ? 1 : 0)
+    }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(1) })
+  }
+  process.on('SIGTERM', () => { stop('SIGTERM') })
+  process.on('SIGINT', () => { stop('SIGINT') })
+}
+
+async function main (argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(kUsage + '\n')
+    return
+  }
+  if (command !== 'sidecar' && command !== 'demo') fail(`unknown command ${JSON.stringify(command)}\n${kUsage}`)
+  let parsed
+  try {
+    parsed = parseArgs({ args: rest, options: { ...parseArgsOptions(kSettings), help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
+  } catch (err) {
+    fail(`${(err as Error).message}\nminutely ${command} --help lists the options`)
+  }
+  if (parsed.values.help === true) {
+    const summary = command === 'demo'
+      ? 'Runs the sidecar with a traffic generator (endpoints, variants, pipeline containers, some 4xx/5xx) and an in-memory sink, and prints each sealed minute.'
+      : 'Aggregates samples (HTTP POST /v1/samples) into 1-minute statistics and publishes them.'
+    process.stdout.write(helpText(command, summary, kSettings) + '\n')
+    return
+  }
+  const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+  try {
+    const settings = resolveSettings(kSettings, parsed.values, process.env)
+    if (command === 'demo') {
+      if ((parsed.values as Record<string, unknown>).sink === undefined && process.env.MINUTELY_SINK === undefined) settings.sink = 'memory'
+      const { sidecar, stop } = await runDemo(settings, { out: s => { process.stdout.write(s) }, log })
+      onShutdown(sidecar, log, stop)
+      return
+    }
+    const sidecar = await startSidecar(settings, { log })
+    log(`minutely sidecar: HTTP ingest on http://${sidecar.http.host}:${sidecar.http.port}/v1/samples · sink ${String(settings.sink)} · namespace ${String(settings.namespace)}`)
+    onShutdown(sidecar, log)
+  } catch (err) {
+    if (err instanceof MetricsError) fail(err.message)
+    throw err
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => { fail(String((err as Error)?.stack ?? err), 1) })
