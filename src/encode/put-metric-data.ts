@@ -79,14 +79,15 @@ function clamp (v: number, lo: number, hi: number): number {
 function datum (s: SeriesDescriptor, timestamp: Date, b: Bucket[], count: number, sum: number, min: number, max: number): MetricDatum {
   const values = new Array<number>(b.length)
   const counts = new Array<number>(b.length)
-  for (let i = 0; i < b.length; i++) { values[i] = clamp(b[i].value, min, max); counts[i] = b[i].count }
+  for (let i = 0; i < b.length; i++) { values[i] = clamp(b[i].value, min, max) + 0; counts[i] = b[i].count }
   return {
     MetricName: s.metric,
     Dimensions: s.dimensions as Dimension[],
     Timestamp: timestamp,
     Unit: s.unit,
     StorageResolution: 60,
-    StatisticValues: { SampleCount: count, Sum: sum, Minimum: min, Maximum: max },
+    // `+ 0` turns -0 into 0: the order samples arrived in must not show in the output.
+    StatisticValues: { SampleCount: count, Sum: sum + 0, Minimum: min + 0, Maximum: max + 0 },
     Values: values,
     Counts: counts,
   }
