@@ -15,6 +15,7 @@ import { isStandardUnit, kMaxFutureMs, kMaxMagnitude, kMaxPastMs, kMinMagnitude,
 import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '../options.js'
 import { canonicalDimensions, checkMetricName, checkNamespace, isInvalid, type Dimension } from '../dimensions/validate.js'
 import { Aggregate } from '../store/aggregate.js'
+import type { PackedPartial } from '../store/partial.js'
 import { encodeAggregate } from '../encode/put-metric-data.js'
 import { batchDatums } from '../encode/batcher.js'
 import type { DatumBatch, MetricDatum } from '../encode/datum.js'
@@ -414,6 +415,42 @@ export class Aggregator extends EventEmitter {
     a.add(v, count)
     if (p > s.lastUsed) s.lastUsed = p
     this.#core.accepted++
+  }
+
+  /**
+   * Folds a worker's packed partial aggregates into the minute store. Entries whose period
+   * is -1 belong to the minute of `receivedAtMs` (when the listener started the batch; a
+   * batch never spans a minute boundary). Series are validated here, once per entry.
+   */
+  mergePartial (p: PackedPartial, receivedAtMs: number): void {
+    if (p.precisionBits !== this.options.precisionBits) throw new RangeError(`partial of precision ${p.precisionBits} cannot merge into ${this.options.precisionBits}`)
+    for (const [reason, n] of Object.entries(p.rejected) as Array<[RejectReason, number]>) {
+      this.#rejectN(reason, n, p.messages[reason] ?? reason)
+    }
+    const batchPeriod = receivedAtMs - (receivedAtMs % kPeriodMs)
+    let off = 0
+    for (const e of p.entries) {
+      if (this.#closed) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN('closed', e.samples, `${e.metric}: the aggregator is closed`); continue }
+      const r = this.#register(e.metric, e.dimensions, e.unit as StandardUnit | undefined, e.namespace)
+      if (isInvalid(r)) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN(r.reason, e.samples, `${e.metric}: ${r.message}`); continue }
+      const period = e.period === -1 ? batchPeriod : e.period
+      let store = this.#periods
+      if (period <= this.#sealedThrough && period !== this.#currentStart) { store = this.#late; this.#late_ += e.samples }
+      let m = store.get(period)
+      if (m === undefined) { m = new Map(); store.set(period, m) }
+      let a = m.get(r.series)
+      if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(r.series, a) }
+      off = a.mergePacked(p.data, off)
+      if (period > r.series.lastUsed) r.series.lastUsed = period
+      this.#core.accepted += e.samples
+    }
+  }
+
+  #rejectN (reason: RejectReason, n: number, message: string): void {
+    if (n <= 0) return
+    this.#rejected[reason] += n - 1
+    this.#rejectedTotal += n - 1
+    this.#reject(reason, message)
   }
 
   #lastReject: { reason: RejectReason, message: string } | undefined

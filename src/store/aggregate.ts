@@ -252,6 +252,67 @@ export class Aggregate {
     this.count = 0; this.sum = 0; this.sumErr = 0; this.min = Infinity; this.max = -Infinity; this.zero = 0
   }
 
+  /**
+   * Packed form for thread handoff: one Float64Array for a whole batch of aggregates, moved
+   * (not copied) between threads. Layout: count, sum, sumErr, min, max, zero, then for pos
+   * and neg: nChunks, and per chunk: octave, 2^p counts.
+   */
+  packedLength (): number {
+    let n = 8
+    for (const c of this.#pos) if (c !== undefined) n += 1 + this.#size
+    for (const c of this.#neg) if (c !== undefined) n += 1 + this.#size
+    return n
+  }
+
+  /** Writes the packed form at `off`; returns the offset after it. */
+  packInto (buf: Float64Array, off: number): number {
+    buf[off++] = this.count; buf[off++] = this.sum; buf[off++] = this.sumErr
+    buf[off++] = this.min; buf[off++] = this.max; buf[off++] = this.zero
+    for (const [chunks, base] of [[this.#pos, this.#posBase], [this.#neg, this.#negBase]] as Array<[Chunks, number]>) {
+      let n = 0
+      for (const c of chunks) if (c !== undefined) n++
+      buf[off++] = n
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i]
+        if (c === undefined) continue
+        buf[off++] = base + i
+        buf.set(c, off)
+        off += c.length
+      }
+    }
+    return off
+  }
+
+  /** Merges a packed aggregate (same precision) found at `off`; returns the offset after it. */
+  mergePacked (buf: Float64Array, off: number): number {
+    const count = buf[off++]; const sum = buf[off++]; const sumErr = buf[off++]
+    const min = buf[off++]; const max = buf[off++]; const zero = buf[off++]
+    this.count += count
+    this.#addSum(sum)
+    this.sumErr += sumErr
+    if (min < this.min) this.min = min
+    if (max > this.max) this.max = max
+    this.zero += zero
+    for (let side = 0; side < 2; side++) {
+      const n = buf[off++]
+      for (let k = 0; k < n; k++) {
+        const e = buf[off++]
+        const dst = this.#chunkFor(side === 1, e)
+        for (let j = 0; j < this.#size; j++) dst[j] += buf[off + j]
+        off += this.#size
+      }
+    }
+    return off
+  }
+
+  /** The offset after the packed aggregate at `off`, without reading it into anything. */
+  static skipPacked (buf: Float64Array, off: number, precisionBits: number): number {
+    const size = 1 << precisionBits
+    off += 6
+    for (let side = 0; side < 2; side++) { const n = buf[off++]; off += n * (1 + size) }
+    return off
+  }
+
   /** A plain, structured-clone-able form (for worker threads and the spool). */
   toJSON (): AggregateData {
     const pos: Array<[number, number[]]> = []

@@ -1,0 +1,105 @@
+/**
+ * A partial store: what a worker thread aggregates from one batch of datagrams or documents
+ * before handing it to the engine. It is a {@link SampleReceiver}, so parsers write into it
+ * directly; `drain()` packs every aggregate into one Float64Array that is moved, not copied,
+ * to the main thread, where `Aggregator.mergePartial()` folds it into the minute store.
+ *
+ * Keys are nested Maps on the objects the parser hands over (metric string, dimensions
+ * object, unit, namespace), never a string built per sample: parsers reuse one dimensions
+ * object for a repeated tag string, so identity lookups hit.
+ */
+import type { RejectReason, SampleReceiver } from '../ingest/types.js'
+import { kMaxFutureMs, kMaxMagnitude, kMaxPastMs, kMinMagnitude, kPeriodMs } from '../limits.js'
+import { Aggregate } from './aggregate.js'
+
+/** The description of one packed aggregate. */
+export interface PartialEntry {
+  metric: string
+  unit: string | undefined
+  namespace: string | undefined
+  dimensions: Record<string, string> | undefined
+  /** Period start (epoch ms), or -1 for "the period the batch was received in". */
+  period: number
+  /** Number of samples (not weighted) in the aggregate. */
+  samples: number
+}
+
+/** What a worker returns for a batch. */
+export interface PackedPartial {
+  entries: PartialEntry[]
+  data: Float64Array
+  precisionBits: number
+  rejected: Partial<Record<RejectReason, number>>
+  /** The first message of each rejection reason in this batch. */
+  messages: Partial<Record<RejectReason, string>>
+}
+
+interface Slot { entry: PartialEntry, agg: Aggregate }
+
+const kPastMarginMs = 15 * 60_000
+
+export class PartialStore implements SampleReceiver {
+  readonly #p: number
+  #byMetric = new Map<string, Map<object | undefined, Map<string | undefined, Map<string | undefined, Map<number, Slot>>>>>()
+  #slots: Slot[] = []
+  #rejected: Partial<Record<RejectReason, number>> = {}
+  #messages: Partial<Record<RejectReason, string>> = {}
+  /** "now" for timestamp checks: set once per batch, not read per sample. */
+  nowMs = Date.now()
+
+  constructor (precisionBits: number) { this.#p = precisionBits }
+
+  sample (metric: string, value: number, unit: string | undefined, dimensions: Record<string, string> | undefined,
+    timestampMs: number, count: number, namespace?: string): void {
+    const a = value < 0 ? -value : value
+    if (!(a <= kMaxMagnitude) || (a < kMinMagnitude && a !== 0)) {
+      if (value !== value || typeof value !== 'number') this.reject('not_a_number', `${metric}: value is not a number`)
+      else if (a === Infinity) this.reject('not_finite', `${metric}: value ${value} is not finite`)
+      else this.reject('value_out_of_range', `${metric}: value ${value} is outside CloudWatch's range (2^-360 .. 2^360)`)
+      return
+    }
+    if (!(count > 0 && count < Infinity)) { this.reject('count_invalid', `${metric}: count ${count} must be a positive finite number`); return }
+    let period = -1
+    if (timestampMs === timestampMs) {
+      if (timestampMs < this.nowMs - kMaxPastMs + kPastMarginMs) { this.reject('timestamp_too_old', `${metric}: timestamp ${timestampMs} is older than CloudWatch accepts (2 weeks)`); return }
+      if (timestampMs > this.nowMs + kMaxFutureMs) { this.reject('timestamp_in_future', `${metric}: timestamp ${timestampMs} is more than 2 hours ahead`); return }
+      period = timestampMs - (timestampMs % kPeriodMs)
+    }
+    let byDims = this.#byMetric.get(metric)
+    if (byDims === undefined) { byDims = new Map(); this.#byMetric.set(metric, byDims) }
+    let byUnit = byDims.get(dimensions)
+    if (byUnit === undefined) { byUnit = new Map(); byDims.set(dimensions, byUnit) }
+    let byNs = byUnit.get(unit)
+    if (byNs === undefined) { byNs = new Map(); byUnit.set(unit, byNs) }
+    let byPeriod = byNs.get(namespace)
+    if (byPeriod === undefined) { byPeriod = new Map(); byNs.set(namespace, byPeriod) }
+    let slot = byPeriod.get(period)
+    if (slot === undefined) {
+      slot = { entry: { metric, unit, namespace, dimensions, period, samples: 0 }, agg: new Aggregate(this.#p) }
+      byPeriod.set(period, slot)
+      this.#slots.push(slot)
+    }
+    slot.entry.samples++
+    slot.agg.add(value, count)
+  }
+
+  reject (reason: RejectReason, message: string): void {
+    this.#rejected[reason] = (this.#rejected[reason] ?? 0) + 1
+    this.#messages[reason] ??= message
+  }
+
+  /** Packs everything and empties the store. */
+  drain (): PackedPartial {
+    let n = 0
+    for (const s of this.#slots) n += s.agg.packedLength()
+    const data = new Float64Array(n)
+    let off = 0
+    for (const s of this.#slots) { off = s.agg.packInto(data, off); s.agg.release() }
+    const out: PackedPartial = { entries: this.#slots.map(s => s.entry), data, precisionBits: this.#p, rejected: this.#rejected, messages: this.#messages }
+    this.#byMetric = new Map()
+    this.#slots = []
+    this.#rejected = {}
+    this.#messages = {}
+    return out
+  }
+}
