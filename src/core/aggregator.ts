@@ -117,7 +117,7 @@ interface TrieNode {
 
 const kAllReasons: RejectReason[] = ['not_a_number', 'not_finite', 'value_out_of_range', 'count_invalid', 'timestamp_too_old',
   'timestamp_in_future', 'timestamp_invalid', 'metric_name_invalid', 'namespace_invalid', 'unit_invalid', 'too_many_dimensions',
-  'dimension_invalid', 'cardinality_limit', 'malformed', 'unsupported_type', 'too_large', 'closed']
+  'dimension_invalid', 'cardinality_limit', 'malformed', 'unsupported_type', 'too_large', 'closed', 'overloaded', 'worker_failed']
 
 /** CloudWatch must still accept a period when it is published: keep a margin inside 2 weeks. */
 const kPastMarginMs = 15 * 60_000

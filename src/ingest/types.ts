@@ -44,3 +44,5 @@ export type RejectReason =
   | 'unsupported_type'      // a StatsD type or EMF feature that is not supported
   | 'too_large'             // a body or datagram over its limit
   | 'closed'                // the aggregator was closed
+  | 'overloaded'            // the ingest queue to the worker threads was full (counted per datagram)
+  | 'worker_failed'         // a worker thread died on a batch (counted per datagram)

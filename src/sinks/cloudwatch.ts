@@ -63,7 +63,8 @@ export function cloudWatchSink (options: CloudWatchSinkOptions = {}): MetricSink
         ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
         disableRequestCompression: options.disableRequestCompression ?? false,
         maxAttempts: options.sdkMaxAttempts ?? 1,
-        requestHandler: { requestTimeout: options.requestTimeoutMs ?? 10_000, connectionTimeout: 5_000 },
+        // requestTimeout alone only logs; throwOnRequestTimeout makes a hung request fail (and be retried).
+        requestHandler: { requestTimeout: options.requestTimeoutMs ?? 10_000, connectionTimeout: 5_000, throwOnRequestTimeout: true },
       })
     }
   }

@@ -1,0 +1,151 @@
+/**
+ * Main-thread side of worker ingest. Listeners push raw datagrams (or complete EMF lines);
+ * the pool copies them into a batch buffer — one memcpy, no parsing on the event loop —
+ * and hands full batches to piscina workers, moving the buffer rather than copying it.
+ * Workers return packed partial aggregates that the engine merges exactly.
+ *
+ * A batch is cut when it reaches `batchBytes`, after `batchDelayMs`, or when the engine's
+ * minute changes, so that every sample of a batch without a timestamp belongs to the minute
+ * the batch was started in. The queue to the workers is bounded: past `maxQueuedBatches`,
+ * datagrams are dropped and counted (`datagramsDropped`), never buffered without bound.
+ */
+import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { Piscina } from 'piscina'
+import type { Aggregator } from '../core/aggregator.js'
+import type { PackedPartial } from '../store/partial.js'
+import type { IngestTask, IngestWorkerData } from './worker.js'
+import type { StatsdParseOptions } from './statsd.js'
+import type { EmfParseOptions } from './emf.js'
+import { kPeriodMs } from '../limits.js'
+
+export interface IngestPoolOptions {
+  aggregator: Aggregator
+  /** Worker threads. @default min(4, available parallelism) */
+  threads?: number
+  /** A batch is handed over at this size. @default 65536 */
+  batchBytes?: number
+  /** …or after this long. @default 20 */
+  batchDelayMs?: number
+  /** Batches waiting for a worker before datagrams are dropped. @default 256 */
+  maxQueuedBatches?: number
+  statsd?: StatsdParseOptions
+  emf?: EmfParseOptions
+}
+
+/** Counters of the pool (part of the sidecar's self-metrics). */
+export interface IngestPoolStats {
+  datagramsReceived: number
+  datagramsDropped: number
+  batchesSubmitted: number
+  batchesFailed: number
+  /** Datagrams lost with a batch whose worker failed. */
+  datagramsLostToWorkerFailure: number
+  queuedBatches: number
+  threads: number
+}
+
+class Batch {
+  buf: Uint8Array
+  len = 0
+  records = 0
+  startedAt = 0
+  constructor (size: number) { this.buf = new Uint8Array(size) }
+}
+
+/** The worker file: the compiled sibling, or dist/ when running from sources. */
+function workerFile (): string {
+  const sibling = new URL('./worker.js', import.meta.url)
+  if (existsSync(fileURLToPath(sibling))) return sibling.href
+  const dist = new URL('../../dist/ingest/worker.js', import.meta.url)
+  if (existsSync(fileURLToPath(dist))) return dist.href
+  throw new Error('minutely: the ingest worker (dist/ingest/worker.js) is missing: run `npm run build`')
+}
+
+export class IngestPool {
+  readonly stats: IngestPoolStats
+  readonly #agg: Aggregator
+  readonly #piscina: Piscina
+  readonly #batchBytes: number
+  readonly #delayMs: number
+  readonly #maxQueued: number
+  readonly #open: Record<'statsd' | 'emf', Batch | null> = { statsd: null, emf: null }
+  readonly #timers: Record<'statsd' | 'emf', NodeJS.Timeout | null> = { statsd: null, emf: null }
+  readonly #pending = new Set<Promise<void>>()
+  #closed = false
+
+  constructor (o: IngestPoolOptions) {
+    this.#agg = o.aggregator
+    const threads = o.threads ?? Math.max(1, Math.min(4, availableParallelism()))
+    this.#batchBytes = o.batchBytes ?? 65_536
+    this.#delayMs = o.batchDelayMs ?? 20
+    this.#maxQueued = o.maxQueuedBatches ?? 256
+    const workerData: IngestWorkerData = { precisionBits: o.aggregator.options.precisionBits, statsd: o.statsd ?? {}, emf: o.emf ?? {} }
+    this.#piscina = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, workerData, idleTimeout: 2 ** 31 - 1 })
+    this.stats = { datagramsReceived: 0, datagramsDropped: 0, batchesSubmitted: 0, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 0, threads }
+  }
+
+  /** Takes one datagram (or one chunk of complete EMF lines). Copies it; never parses here. */
+  push (kind: 'statsd' | 'emf', data: Uint8Array): void {
+    if (this.#closed) { this.#agg.countRejected('closed', `${kind} datagram after the listener closed`); return }
+    this.stats.datagramsReceived++
+    const now = this.#agg.options.clock.now()
+    let b = this.#open[kind]
+    if (b !== null && (b.len + 4 + data.length > b.buf.length || Math.floor(now / kPeriodMs) !== Math.floor(b.startedAt / kPeriodMs))) {
+      this.#submit(kind)
+      b = null
+    }
+    if (b === null) {
+      b = new Batch(Math.max(this.#batchBytes, data.length + 4))
+      b.startedAt = now
+      this.#open[kind] = b
+      this.#timers[kind] = setTimeout(() => { this.#timers[kind] = null; this.#submit(kind) }, this.#delayMs)
+    }
+    const len = data.length
+    b.buf[b.len] = len & 0xff; b.buf[b.len + 1] = (len >>> 8) & 0xff; b.buf[b.len + 2] = (len >>> 16) & 0xff; b.buf[b.len + 3] = len >>> 24
+    b.buf.set(data, b.len + 4)
+    b.len += 4 + len
+    b.records++
+    if (b.len >= this.#batchBytes) this.#submit(kind)
+  }
+
+  #submit (kind: 'statsd' | 'emf'): void {
+    const b = this.#open[kind]
+    this.#open[kind] = null
+    const t = this.#timers[kind]
+    if (t !== null) { clearTimeout(t); this.#timers[kind] = null }
+    if (b === null || b.records === 0) return
+    if (this.stats.queuedBatches >= this.#maxQueued) {
+      this.stats.datagramsDropped += b.records
+      this.#agg.countRejected('overloaded', `ingest queue full (${this.#maxQueued} batches): dropped ${b.records} ${kind} datagrams; add --ingest-threads or reduce the send rate`)
+      return
+    }
+    this.stats.batchesSubmitted++
+    this.stats.queuedBatches++
+    const task: IngestTask = { kind, buf: b.buf, length: b.len, nowMs: this.#agg.options.clock.now() }
+    const receivedAt = b.startedAt
+    const p = (this.#piscina.run(task, { transferList: [b.buf.buffer as ArrayBuffer] }) as Promise<PackedPartial>).then(
+      r => { this.#agg.mergePartial(r, receivedAt) },
+      (err: unknown) => {
+        this.stats.batchesFailed++
+        this.stats.datagramsLostToWorkerFailure += b.records
+        this.#agg.countRejected('worker_failed', `an ingest worker failed on a batch of ${b.records} ${kind} datagrams, which are lost: ${String((err as Error)?.message ?? err)}`)
+      }).finally(() => { this.stats.queuedBatches--; this.#pending.delete(p) })
+    this.#pending.add(p)
+  }
+
+  /** Hands over open batches and waits until every batch has been merged. */
+  async drain (): Promise<void> {
+    this.#submit('statsd')
+    this.#submit('emf')
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
+  }
+
+  /** Drains, then stops the workers. */
+  async close (): Promise<void> {
+    this.#closed = true
+    await this.drain()
+    await this.#piscina.destroy()
+  }
+}

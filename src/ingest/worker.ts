@@ -1,0 +1,47 @@
+/**
+ * Worker-thread entry (piscina): parses one batch of datagrams or EMF lines into a
+ * PartialStore and returns it packed. Stateless between tasks: a worker that dies loses at
+ * most the batch it was working on, and the pool counts that batch.
+ */
+import { workerData } from 'node:worker_threads'
+import { PartialStore, type PackedPartial } from '../store/partial.js'
+import { parseStatsd, type StatsdParseOptions } from './statsd.js'
+import { parseEmf, type EmfParseOptions } from './emf.js'
+
+/** What the pool hands each worker at start. */
+export interface IngestWorkerData {
+  precisionBits: number
+  statsd: StatsdParseOptions
+  emf: EmfParseOptions
+}
+
+/** One task: records of `[u32 little-endian length][bytes]`. */
+export interface IngestTask {
+  kind: 'statsd' | 'emf'
+  buf: Uint8Array
+  length: number
+  nowMs: number
+}
+
+const wd = (workerData ?? {}) as Partial<IngestWorkerData>
+// Options objects are reused across tasks: the parsers derive tables and caches per object.
+const statsdOptions: StatsdParseOptions = wd.statsd ?? {}
+const emfOptions: EmfParseOptions = wd.emf ?? {}
+const store = new PartialStore(wd.precisionBits ?? 6)
+
+/** Parses one batch. */
+export default function ingest (task: IngestTask): PackedPartial {
+  const { buf, length } = task
+  store.nowMs = task.nowMs
+  const view = new DataView(buf.buffer, buf.byteOffset, length)
+  let off = 0
+  while (off + 4 <= length) {
+    const n = view.getUint32(off, true)
+    off += 4
+    const rec = buf.subarray(off, off + n)
+    off += n
+    if (task.kind === 'statsd') parseStatsd(rec, store, statsdOptions)
+    else parseEmf(rec, store, emfOptions)
+  }
+  return store.drain()
+}
