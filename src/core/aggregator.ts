@@ -492,7 +492,7 @@ export class Aggregator extends EventEmitter {
    * Counts a sample rejected before it reached the engine (by a listener's parser), so that
    * every rejection shows in `stats()` whatever its source.
    */
-  countRejected (reason: RejectReason, message: string): void { this.#reject(reason, message) }
+  countRejected (reason: RejectReason, message: string, n = 1): void { this.#rejectN(reason, n, message) }
 
   // ---------------------------------------------------------------- time and sealing
 

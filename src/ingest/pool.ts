@@ -118,7 +118,7 @@ export class IngestPool {
     if (b === null || b.records === 0) return
     if (this.stats.queuedBatches >= this.#maxQueued) {
       this.stats.datagramsDropped += b.records
-      this.#agg.countRejected('overloaded', `ingest queue full (${this.#maxQueued} batches): dropped ${b.records} ${kind} datagrams; add --ingest-threads or reduce the send rate`)
+      this.#agg.countRejected('overloaded', `ingest queue full (${this.#maxQueued} batches): dropped ${b.records} ${kind} datagrams; add --ingest-threads or reduce the send rate`, b.records)
       return
     }
     this.stats.batchesSubmitted++
@@ -130,7 +130,7 @@ export class IngestPool {
       (err: unknown) => {
         this.stats.batchesFailed++
         this.stats.datagramsLostToWorkerFailure += b.records
-        this.#agg.countRejected('worker_failed', `an ingest worker failed on a batch of ${b.records} ${kind} datagrams, which are lost: ${String((err as Error)?.message ?? err)}`)
+        this.#agg.countRejected('worker_failed', `an ingest worker failed on a batch of ${b.records} ${kind} datagrams, which are lost: ${String((err as Error)?.message ?? err)}`, b.records)
       }).finally(() => { this.stats.queuedBatches--; this.#pending.delete(p) })
     this.#pending.add(p)
   }
