@@ -1,0 +1,18 @@
+/**
+ * Small helpers shared by the SageMaker layer. Not part of the public API (the barrel
+ * `index.ts` does not re-export them).
+ */
+import { ConfigError } from '../errors.js'
+
+/** A {@link ConfigError} with the code every option error of this layer carries. */
+export function invalidOption (message: string): ConfigError {
+  return new ConfigError(message, 'METRICS_ERR_INVALID_OPTION')
+}
+
+/** A short, safe rendering of a bad value for an error message (never the whole object). */
+export function describe (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? v.slice(0, 80) + '…' : v)
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === null || v === undefined) return String(v)
+  if (Array.isArray(v)) return 'an array'
+  return `a ${typeof v}`
+}
