@@ -50,6 +50,17 @@ export interface AggregatorOptions {
   warningIntervalMs?: number
   /** Receives warnings. @default process.emitWarning */
   onWarning?: WarningListener
+  /**
+   * Directory of the disk spool: sealed batches are journaled there before they are sent
+   * (and replayed at the next start if the process dies), the queue spills there past
+   * `maxQueuedBytes`, and open minutes are checkpointed there every `checkpointIntervalMs`.
+   * Created owner-only. @default none (memory only)
+   */
+  spoolDir?: string
+  /** Most bytes the spool may hold; past it the oldest batches are dropped and counted. @default 1073741824 (1 GiB) */
+  spoolMaxBytes?: number
+  /** How often open minutes are checkpointed to the spool: the most a SIGKILL can lose. @default 1000 */
+  checkpointIntervalMs?: number
   /** Time source. @default the system clock */
   clock?: Clock
   /** Random source for jitter (tests). @default Math.random */
@@ -72,6 +83,9 @@ export interface ResolvedOptions {
   closeTimeoutMs: number
   warningIntervalMs: number
   onWarning: WarningListener | undefined
+  spoolDir: string | undefined
+  spoolMaxBytes: number
+  checkpointIntervalMs: number
   clock: Clock
   random: () => number
 }
@@ -89,6 +103,8 @@ export const kDefaults = Object.freeze({
   retryMaxMs: 30_000,
   closeTimeoutMs: 10_000,
   warningIntervalMs: 60_000,
+  spoolMaxBytes: 1024 * 1024 * 1024,
+  checkpointIntervalMs: 1_000,
 })
 
 function bad (path: string, what: string, got: unknown): never {
@@ -100,6 +116,12 @@ function int (o: Record<string, unknown>, key: string, def: number, min: number,
   if (v === undefined) return def
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(key, `must be an integer from ${min} to ${max}`, v)
   return v
+}
+
+function spoolDir (d: unknown): string | undefined {
+  if (d === undefined) return undefined
+  if (typeof d !== 'string' || d.trim() === '') bad('spoolDir', 'must be a directory path', d)
+  return d
 }
 
 /** Checks and fills options; throws a {@link ConfigError} naming the first bad one. */
@@ -138,6 +160,9 @@ export function normalizeOptions (options: AggregatorOptions): ResolvedOptions {
     closeTimeoutMs: int(o, 'closeTimeoutMs', kDefaults.closeTimeoutMs, 0, 3_600_000),
     warningIntervalMs: int(o, 'warningIntervalMs', kDefaults.warningIntervalMs, 0, 3_600_000),
     onWarning: options.onWarning,
+    spoolDir: spoolDir(options.spoolDir),
+    spoolMaxBytes: int(o, 'spoolMaxBytes', kDefaults.spoolMaxBytes, 1_048_576, 2 ** 50),
+    checkpointIntervalMs: int(o, 'checkpointIntervalMs', kDefaults.checkpointIntervalMs, 100, 3_600_000),
     clock,
     random: options.random ?? Math.random,
   }

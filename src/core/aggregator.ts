@@ -23,6 +23,7 @@ import type { MetricSink } from '../sinks/sink.js'
 import { cloudWatchSink } from '../sinks/cloudwatch.js'
 import { Publisher, type PublishStats } from './publisher.js'
 import { Warner } from './warn.js'
+import { Spool, type SpoolStats } from './spool.js'
 
 /** Per-sample options of `record()`. */
 export interface RecordOptions {
@@ -69,7 +70,7 @@ export interface SealedPeriod {
 }
 
 /** The counters of `stats()`. */
-export interface AggregatorStats extends PublishStats {
+export interface AggregatorStats extends PublishStats, SpoolStats {
   samplesAccepted: number
   samplesRejected: number
   rejectedByReason: Record<RejectReason, number>
@@ -96,6 +97,8 @@ export interface FlushResult {
 export interface CloseResult extends FlushResult {
   /** Batches that could not be published before the deadline, so that the caller can keep them. */
   unsent: DatumBatch[]
+  /** Of those, batches the spool keeps on disk for the next start. */
+  spooledBatches: number
 }
 
 interface Series extends SeriesInfo {
@@ -203,6 +206,8 @@ export class Aggregator extends EventEmitter {
   readonly #core: Core
   readonly #warner: Warner
   readonly #publisher: Publisher
+  readonly #spool: Spool | undefined
+  #checkpointTimer: unknown = undefined
   readonly #registry = new Map<string, Series>()
   readonly #overflow = new Map<string, Series>()
   #nextId = 0
@@ -238,7 +243,9 @@ export class Aggregator extends EventEmitter {
       (reason, message) => { this.#reject(reason, message) },
       s => this.#refresh(s),
       (s, v, c, t) => { this.#recordAt(s, v, c, t) })
+    this.#spool = o.spoolDir !== undefined ? new Spool(o.spoolDir, o.spoolMaxBytes, () => o.clock.now()) : undefined
     this.#publisher = new Publisher({
+      spool: this.#spool,
       sink: this.sink,
       clock: o.clock,
       maxConcurrentRequests: o.maxConcurrentRequests,
@@ -250,7 +257,85 @@ export class Aggregator extends EventEmitter {
     })
     const now = o.clock.now()
     this.#currentStart = now - (now % kPeriodMs)
+    if (this.#spool !== undefined) {
+      this.#restoreCheckpoint()
+      const n = this.#publisher.recover()
+      if (n > 0) this.#warner.warn('spool-recover', 'METRICS_ERR_SINK', `spool ${this.#spool.dir}: replaying ${n} batches left by an earlier run`)
+      this.#scheduleCheckpoint()
+    }
     this.#schedule(now)
+  }
+
+  // ---------------------------------------------------------------- checkpoint
+
+  #scheduleCheckpoint (): void {
+    this.#checkpointTimer = this.options.clock.setTimer(() => {
+      if (this.#closed) return
+      this.#checkpoint()
+      this.#scheduleCheckpoint()
+    }, this.options.checkpointIntervalMs)
+  }
+
+  /**
+   * Writes every open aggregate (and late delta) to the spool's checkpoint: a JSON header
+   * of series and periods, then the aggregates packed as float64.
+   */
+  #checkpoint (): void {
+    if (this.#spool === undefined) return
+    const entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> = []
+    const aggs: Aggregate[] = []
+    for (const [late, store] of [[false, this.#periods], [true, this.#late]] as const) {
+      for (const [period, m] of store) {
+        for (const [s, a] of m) {
+          if (a.count === 0) continue
+          entries.push({ period, late, ns: s.namespace, metric: s.metric, unit: s.unit, dims: s.dimensions.map(d => [d.Name, d.Value]) })
+          aggs.push(a)
+        }
+      }
+    }
+    const header = Buffer.from(JSON.stringify({ v: 1, p: this.options.precisionBits, entries }))
+    const headLen = 8 + Math.ceil(header.length / 8) * 8
+    let n = 0
+    for (const a of aggs) n += a.packedLength()
+    const out = new Uint8Array(headLen + n * 8)
+    new DataView(out.buffer).setUint32(0, header.length, true)
+    out.set(header, 8)
+    const data = new Float64Array(out.buffer, headLen, n)
+    let off = 0
+    for (const a of aggs) off = a.packInto(data, off)
+    this.#spool.writeCheckpoint(out)
+  }
+
+  #restoreCheckpoint (): void {
+    const buf = this.#spool?.readCheckpoint()
+    if (buf === undefined || buf.length < 8) return
+    try {
+      const copy = new Uint8Array(buf)   // aligned copy for the Float64Array view
+      const len = new DataView(copy.buffer).getUint32(0, true)
+      const header = JSON.parse(Buffer.from(copy.subarray(8, 8 + len)).toString('utf8')) as { v: number, p: number, entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> }
+      if (header.v !== 1 || header.p !== this.options.precisionBits) {
+        this.#warner.warn('checkpoint', 'METRICS_ERR_INVALID_OPTION', `spool checkpoint was written with precisionBits ${header.p}; it is ignored`)
+        return
+      }
+      const headLen = 8 + Math.ceil(len / 8) * 8
+      const data = new Float64Array(copy.buffer, headLen, (copy.length - headLen) / 8)
+      let off = 0
+      let restored = 0
+      for (const e of header.entries) {
+        const r = this.#register(e.metric, Object.fromEntries(e.dims), e.unit as StandardUnit, e.ns)
+        if (isInvalid(r)) { off = Aggregate.skipPacked(data, off, header.p); continue }
+        const store = e.late ? this.#late : this.#periods
+        let m = store.get(e.period)
+        if (m === undefined) { m = new Map(); store.set(e.period, m) }
+        let a = m.get(r.series)
+        if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(r.series, a) }
+        off = a.mergePacked(data, off)
+        restored++
+      }
+      if (restored > 0) this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool ${this.#spool!.dir}: restored ${restored} open aggregates from the checkpoint of an earlier run`)
+    } catch (err) {
+      this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool checkpoint unreadable, ignored: ${(err as Error).message}`)
+    }
   }
 
   // ---------------------------------------------------------------- recording
@@ -549,6 +634,9 @@ export class Aggregator extends EventEmitter {
     const batches: DatumBatch[] = []
     for (const [ns, datums] of byNs) for (const b of batchDatums(ns, datums, this.sink.maxDatumsPerBatch, this.sink.maxBatchBytes)) batches.push(b)
     this.#publisher.enqueue(batches)
+    // The sealed minute is in the journal now: drop it from the checkpoint at once, so that a
+    // crash cannot restore it a second time.
+    if (this.#spool !== undefined && !this.#closed) this.#checkpoint()
     if (report !== null) {
       try { this.emit('seal', { periodStart: p, late, series: report } satisfies SealedPeriod) } catch { /* a listener must not break sealing */ }
     }
@@ -592,6 +680,7 @@ export class Aggregator extends EventEmitter {
       openPeriods: open,
       periodsSealed: this.#periodsSealed,
       ...this.#publisher.stats,
+      ...(this.#spool?.stats ?? { spoolBatches: 0, spoolBytes: 0, spoolOldestAgeMs: 0, spoolDroppedDatums: 0, spoolWriteErrors: 0 }),
     }
   }
 
@@ -627,16 +716,20 @@ export class Aggregator extends EventEmitter {
     if (this.#timer !== undefined) { this.options.clock.clearTimer(this.#timer); this.#timer = undefined }
     for (const p of [...this.#periods.keys()].sort((a, b) => a - b)) this.#seal(p, this.#periods, false)
     for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
+    if (this.#checkpointTimer !== undefined) this.options.clock.clearTimer(this.#checkpointTimer)
+    if (this.#spool !== undefined) this.#checkpoint()   // everything is sealed and journaled: an empty checkpoint
     await this.#publisher.drain(Date.now() + this.options.closeTimeoutMs)
     this.#publisher.stop()
     const unsent = this.#publisher.pending()
     this.#errorsSink = null
     try { await this.sink.close?.() } catch { /* closing the sink is best effort */ }
     const pending = unsent.reduce((a, b) => a + b.datums.length, 0)
+    const spooledBatches = this.#publisher.spooledBatches
     if (pending > 0) {
-      this.#warner.warn('close-unsent', 'METRICS_ERR_TIMEOUT', `close(): ${pending} datums in ${unsent.length} requests could not be published within ${this.options.closeTimeoutMs} ms; they are returned in close().unsent`)
+      const where = spooledBatches > 0 ? `; ${spooledBatches} batches stay in the spool ${this.#spool!.dir} and are sent at the next start` : '; they are returned in close().unsent'
+      this.#warner.warn('close-unsent', 'METRICS_ERR_TIMEOUT', `close(): ${pending} datums in ${unsent.length} requests could not be published within ${this.options.closeTimeoutMs} ms${where}`)
     }
-    return { datumsPublished: this.#publisher.stats.datumsPublished - before, datumsPending: pending, errors, unsent }
+    return { datumsPublished: this.#publisher.stats.datumsPublished - before, datumsPending: pending, errors, unsent, spooledBatches }
   }
 
   /** True once `close()` was called. */

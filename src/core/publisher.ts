@@ -9,6 +9,7 @@ import type { DatumBatch } from '../encode/datum.js'
 import { SinkError } from '../errors.js'
 import type { MetricSink } from '../sinks/sink.js'
 import type { Clock } from './clock.js'
+import type { Spool } from './spool.js'
 
 /** Counters the publisher keeps (part of `stats()`). */
 export interface PublishStats {
@@ -39,9 +40,12 @@ export interface PublisherOptions {
   retryMaxMs: number
   random: () => number
   onError: (err: SinkError) => void
+  /** With a spool, every batch is journaled before it is sent, and the queue spills to disk past its budget. */
+  spool?: Spool
 }
 
-interface Pending { batch: DatumBatch, attempts: number, notBefore: number }
+/** `spoolId` is the batch's journal entry, or -1 when it lives in memory only. */
+interface Pending { batch: DatumBatch, attempts: number, notBefore: number, spoolId: number }
 
 export class Publisher {
   readonly stats: PublishStats
@@ -52,6 +56,8 @@ export class Publisher {
   #timerAt = Infinity
   #concurrency: number
   #idleWaiters: Array<() => void> = []
+  /** Journal ids of batches that are on disk only (the queue was over budget), oldest first. */
+  #spilled: number[] = []
 
   constructor (o: PublisherOptions) {
     this.#o = o
@@ -64,24 +70,87 @@ export class Publisher {
   }
 
   enqueue (batches: DatumBatch[]): void {
+    const spool = this.#o.spool
     for (const batch of batches) {
-      this.#queue.push({ batch, attempts: 0, notBefore: 0 })
-      this.stats.datumsQueued += batch.datums.length
-      this.stats.bytesQueued += batch.bytes
+      const id = spool !== undefined ? spool.append(batch) : -1
+      if (id >= 0 && (this.#spilled.length > 0 || this.stats.bytesQueued + batch.bytes > this.#o.maxQueuedBytes)) {
+        this.#spilled.push(id)   // on disk only until the queue drains
+        continue
+      }
+      this.#push({ batch, attempts: 0, notBefore: 0, spoolId: id })
     }
+    if (spool !== undefined) this.#enforceSpoolCap()
     this.#enforceBudget()
     this.kick()
   }
 
-  /** Pending batches, oldest first (for the spool and for close()). */
-  pending (): DatumBatch[] { return this.#queue.map(p => p.batch) }
+  #push (p: Pending): void {
+    this.#queue.push(p)
+    this.stats.datumsQueued += p.batch.datums.length
+    this.stats.bytesQueued += p.batch.bytes
+  }
 
-  get idle (): boolean { return this.#queue.length === 0 && this.#inFlight.size === 0 }
+  /** Batches journaled by an earlier process: queued for sending, oldest first. */
+  recover (): number {
+    const spool = this.#o.spool
+    if (spool === undefined) return 0
+    const ids = spool.ids()
+    this.#spilled.push(...ids)
+    this.kick()
+    return ids.length
+  }
+
+  #enforceSpoolCap (): void {
+    const spool = this.#o.spool!
+    const dropped = spool.enforceCap()
+    if (dropped.batches === 0) return
+    const gone = new Set(dropped.ids)
+    this.#spilled = this.#spilled.filter(id => !gone.has(id))
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      if (gone.has(this.#queue[i].spoolId)) { this.#unqueue(this.#queue[i].batch); this.#queue.splice(i, 1) }
+    }
+    this.stats.datumsDropped += dropped.datums
+    this.#fail(new SinkError(`spool over its cap of ${spool.maxBytes} bytes: dropped the oldest ${dropped.batches} batches (${dropped.datums} datums); raise the spool size or restore the sink`, { retryable: false, datums: dropped.datums }))
+  }
+
+  /** Reads spilled batches back while the queue has room. */
+  #refill (): void {
+    const spool = this.#o.spool
+    if (spool === undefined) return
+    while (this.#spilled.length > 0 && this.stats.bytesQueued < this.#o.maxQueuedBytes) {
+      const id = this.#spilled.shift()!
+      const batch = spool.load(id)
+      if (batch === undefined) {
+        this.stats.datumsDropped++
+        this.#fail(new SinkError(`spooled batch ${id} could not be read back; it is lost`, { retryable: false }))
+        spool.remove(id)
+        continue
+      }
+      this.#push({ batch, attempts: 0, notBefore: 0, spoolId: id })
+    }
+  }
+
+  /** Pending batches, oldest first (for close()): in memory, then spilled to disk. */
+  pending (): DatumBatch[] {
+    const out = this.#queue.map(p => p.batch)
+    for (const id of this.#spilled) { const b = this.#o.spool?.load(id); if (b !== undefined) out.push(b) }
+    return out
+  }
+
+  /** Pending batches that the spool keeps for the next start. */
+  get spooledBatches (): number {
+    if (this.#o.spool === undefined) return 0
+    return this.#queue.filter(p => p.spoolId >= 0).length + this.#spilled.length
+  }
+
+  get idle (): boolean { return this.#queue.length === 0 && this.#inFlight.size === 0 && this.#spilled.length === 0 }
 
   #enforceBudget (): void {
+    if (this.#o.spool !== undefined && this.#queue.every(p => p.spoolId >= 0)) return   // journaled: the spool's cap governs
     while (this.stats.bytesQueued > this.#o.maxQueuedBytes && this.#queue.length > 1) {
       const p = this.#queue.shift()!
       this.#unqueue(p.batch)
+      if (p.spoolId >= 0) this.#o.spool?.remove(p.spoolId)
       this.stats.datumsDropped += p.batch.datums.length
       this.#fail(new SinkError(`publish queue over its budget of ${this.#o.maxQueuedBytes} bytes: dropped the oldest batch of ${p.batch.datums.length} datums for ${p.batch.namespace}; raise maxQueuedBytes or configure a spool`, { retryable: false, datums: p.batch.datums.length }))
     }
@@ -94,6 +163,7 @@ export class Publisher {
 
   /** Starts sends up to the concurrency limit; `ignoreBackoff` sends batches still waiting too. */
   kick (ignoreBackoff = false): void {
+    this.#refill()
     const now = this.#o.clock.now()
     let nextAt = Infinity
     for (let i = 0; i < this.#queue.length && this.#inFlight.size < this.#concurrency;) {
@@ -125,6 +195,7 @@ export class Publisher {
       s.datumsPublished += p.batch.datums.length
       s.lastPublishAt = this.#o.clock.now()
       this.#unqueue(p.batch)
+      if (p.spoolId >= 0) this.#o.spool?.remove(p.spoolId)
       // Additive increase after a throttle-induced cut.
       if (this.#concurrency < this.#o.maxConcurrentRequests) this.#concurrency++
     }, (err: unknown) => { this.#failed(p, err) }).finally(() => {
@@ -160,13 +231,16 @@ export class Publisher {
       const a = { namespace: p.batch.namespace, datums: p.batch.datums.slice(0, half), bytes: Math.ceil(p.batch.bytes / 2) }
       const b = { namespace: p.batch.namespace, datums: p.batch.datums.slice(half), bytes: Math.ceil(p.batch.bytes / 2) }
       for (const x of [b, a]) {
-        this.#queue.unshift({ batch: x, attempts: 0, notBefore: 0 })
+        const id = p.spoolId >= 0 ? this.#o.spool!.append(x) : -1
+        this.#queue.unshift({ batch: x, attempts: 0, notBefore: 0, spoolId: id })
         s.datumsQueued += x.datums.length
         s.bytesQueued += x.bytes
       }
+      if (p.spoolId >= 0) this.#o.spool?.remove(p.spoolId)
       return
     }
     this.#unqueue(p.batch)
+    if (p.spoolId >= 0) this.#o.spool?.remove(p.spoolId)
     s.datumsFailed += n
     this.#fail(se)
   }
