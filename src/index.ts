@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { createAggregator, Aggregator, SeriesHandle, checkValue } from './core/aggregator.js'
-export type { RecordOptions, SeriesOptions, SeriesInfo, SealedSeries, SealedPeriod, AggregatorStats, FlushResult, CloseResult } from './core/aggregator.js'
+export type { RecordOptions, SeriesOptions, SeriesInfo, SealedSeries, SealedPeriod, Snapshot, AggregatorStats, FlushResult, CloseResult } from './core/aggregator.js'
 export type { AggregatorOptions, ResolvedOptions } from './options.js'
 export { kDefaults, normalizeOptions } from './options.js'
 export { ManualClock, systemClock } from './core/clock.js'

@@ -51,7 +51,7 @@ export interface SeriesInfo {
   readonly dimensions: readonly Dimension[]
 }
 
-/** One series of a sealed minute, as the `seal` event reports it. */
+/** One series of a minute, as the `seal` event and `snapshot()` report it. */
 export interface SealedSeries extends SeriesInfo {
   count: number
   sum: number
@@ -60,6 +60,15 @@ export interface SealedSeries extends SeriesInfo {
   p50: number
   p90: number
   p99: number
+  /** The histogram: [published value, weighted count] per populated bucket, ascending. */
+  buckets: Array<[number, number]>
+}
+
+/** What `snapshot()` returns: the minutes still open and the last sealed ones. */
+export interface Snapshot {
+  now: number
+  open: SealedPeriod[]
+  sealed: SealedPeriod[]
 }
 
 /** What the `seal` event carries. */
@@ -230,6 +239,8 @@ export class Aggregator extends EventEmitter {
   #evicted = 0
   #periodsSealed = 0
   #errorsSink: SinkError[] | null = null
+  #keepSealed = 0
+  readonly #recentSealed: SealedPeriod[] = []
 
   constructor (options: AggregatorOptions) {
     super()
@@ -620,14 +631,14 @@ export class Aggregator extends EventEmitter {
     if (m === undefined || m.size === 0) return
     this.#periodsSealed++
     const byNs = new Map<string, MetricDatum[]>()
-    const report: SealedSeries[] | null = this.listenerCount('seal') > 0 ? [] : null
+    const report: SealedSeries[] | null = this.listenerCount('seal') > 0 || this.#keepSealed > 0 ? [] : null
     for (const [s, a] of m) {
       if (s.current === a) { s.current = null; s.epoch = -2 }
       if (a.count > 0) {
         let list = byNs.get(s.namespace)
         if (list === undefined) { list = []; byNs.set(s.namespace, list) }
         for (const d of encodeAggregate(s, p, a, this.sink.maxValuesPerDatum)) list.push(d)
-        report?.push({ namespace: s.namespace, metric: s.metric, unit: s.unit, dimensions: s.dimensions, count: a.count, sum: a.total, min: a.min, max: a.max, p50: a.quantile(0.5), p90: a.quantile(0.9), p99: a.quantile(0.99) })
+        report?.push(summarize(s, a))
       }
       a.release()
     }
@@ -638,7 +649,12 @@ export class Aggregator extends EventEmitter {
     // crash cannot restore it a second time.
     if (this.#spool !== undefined && !this.#closed) this.#checkpoint()
     if (report !== null) {
-      try { this.emit('seal', { periodStart: p, late, series: report } satisfies SealedPeriod) } catch { /* a listener must not break sealing */ }
+      const sealed: SealedPeriod = { periodStart: p, late, series: report }
+      if (this.#keepSealed > 0) {
+        this.#recentSealed.push(sealed)
+        if (this.#recentSealed.length > this.#keepSealed) this.#recentSealed.shift()
+      }
+      try { this.emit('seal', sealed) } catch { /* a listener must not break sealing */ }
     }
   }
 
@@ -732,8 +748,43 @@ export class Aggregator extends EventEmitter {
     return { datumsPublished: this.#publisher.stats.datumsPublished - before, datumsPending: pending, errors, unsent, spooledBatches }
   }
 
+  /**
+   * Keeps the summaries of the last `n` sealed minutes for {@link snapshot} (the status page).
+   * Off by default: summaries cost a pass over each histogram at seal time.
+   */
+  keepSealedMinutes (n: number): void {
+    this.#keepSealed = Math.max(0, Math.floor(n))
+    while (this.#recentSealed.length > this.#keepSealed) this.#recentSealed.shift()
+  }
+
+  /** The open minutes (computed now, from the live aggregates) and the kept sealed ones. */
+  snapshot (): Snapshot {
+    const open: SealedPeriod[] = []
+    for (const p of [...this.#periods.keys()].sort((a, b) => a - b)) {
+      const series: SealedSeries[] = []
+      for (const [s, a] of this.#periods.get(p)!) if (a.count > 0) series.push(summarize(s, a))
+      if (series.length > 0) open.push({ periodStart: p, late: false, series })
+    }
+    return { now: this.options.clock.now(), open, sealed: [...this.#recentSealed] }
+  }
+
   /** True once `close()` was called. */
   get closed (): boolean { return this.#closed }
+}
+
+function summarize (s: SeriesInfo, a: Aggregate): SealedSeries {
+  const buckets = a.buckets()
+  const q = (x: number): number => {
+    const rank = Math.max(1, Math.ceil(x * a.count))
+    let seen = 0
+    for (const b of buckets) { seen += b.count; if (seen >= rank) return Math.min(a.max, Math.max(a.min, b.value)) }
+    return a.max
+  }
+  return {
+    namespace: s.namespace, metric: s.metric, unit: s.unit, dimensions: s.dimensions,
+    count: a.count, sum: a.total, min: a.min, max: a.max, p50: q(0.5), p90: q(0.9), p99: q(0.99),
+    buckets: buckets.map(b => [Math.min(a.max, Math.max(a.min, b.value)), b.count]),
+  }
 }
 
 /** Creates an aggregator. Throws a `ConfigError` (code `METRICS_ERR_INVALID_OPTION`) on bad options. */
