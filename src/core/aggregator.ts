@@ -499,8 +499,8 @@ export class Aggregator extends EventEmitter {
   #recordAt (s: Series, v: number, count: number, t: number): void {
     if (this.#closed) { this.#reject('closed', `${s.metric}: the aggregator is closed`); return }
     const now = this.options.clock.now()
-    if (t < now - kMaxPastMs + kPastMarginMs) { this.#reject('timestamp_too_old', `${s.metric}: timestamp ${new Date(t).toISOString()} is older than CloudWatch accepts (2 weeks)`); return }
-    if (t > now + kMaxFutureMs) { this.#reject('timestamp_in_future', `${s.metric}: timestamp ${new Date(t).toISOString()} is more than 2 hours ahead; check the sender's clock and that timestamps are epoch milliseconds`); return }
+    if (t < now - kMaxPastMs + kPastMarginMs) { this.#reject('timestamp_too_old', `${s.metric}: timestamp ${iso(t)} is older than CloudWatch accepts (2 weeks)`); return }
+    if (t > now + kMaxFutureMs) { this.#reject('timestamp_in_future', `${s.metric}: timestamp ${iso(t)} is more than 2 hours ahead; check the sender's clock and that timestamps are epoch milliseconds`); return }
     const p = t - (t % kPeriodMs)
     let store = this.#periods
     if (p <= this.#sealedThrough && p !== this.#currentStart) { store = this.#late; this.#late_++ }
@@ -770,6 +770,12 @@ export class Aggregator extends EventEmitter {
 
   /** True once `close()` was called. */
   get closed (): boolean { return this.#closed }
+}
+
+/** An ISO time for messages; epoch numbers Date cannot represent are shown as numbers. */
+function iso (t: number): string {
+  const d = new Date(t)
+  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString()
 }
 
 function summarize (s: SeriesInfo, a: Aggregate): SealedSeries {

@@ -15,7 +15,8 @@ import { parseEmf } from '../../src/ingest/emf.js'
 import { parseStatsd, type StatsdParseOptions } from '../../src/ingest/statsd.js'
 import { RecordingReceiver } from '../helpers/recording-receiver.js'
 
-const NUM_RUNS = 300
+/** FUZZ_RUNS raises the run count for the long fuzz run (npm run fuzz). */
+const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 300)
 
 /** Lines as the parser sees them: split on \n, a trailing \r removed. */
 function linesOf (text: string): string[] {
