@@ -166,10 +166,12 @@ export class Publisher {
     this.#refill()
     const now = this.#o.clock.now()
     let nextAt = Infinity
-    for (let i = 0; i < this.#queue.length && this.#inFlight.size < this.#concurrency;) {
-      const p = this.#queue[i]
-      if (!ignoreBackoff && p.notBefore > now) { nextAt = Math.min(nextAt, p.notBefore); i++; continue }
-      this.#queue.splice(i, 1)
+    // Oldest first, and no overtaking: while the head waits out its backoff (the service is
+    // down or throttling), newer batches wait too, so an outage is replayed in order.
+    while (this.#queue.length > 0 && this.#inFlight.size < this.#concurrency) {
+      const p = this.#queue[0]
+      if (!ignoreBackoff && p.notBefore > now) { nextAt = Math.min(nextAt, p.notBefore); break }
+      this.#queue.shift()
       this.#send(p)
     }
     for (const p of this.#queue) if (p.notBefore > now) nextAt = Math.min(nextAt, p.notBefore)
