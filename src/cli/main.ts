@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `minutely` command: `sidecar` runs the engine beside any model server; `demo` runs the
+ * The `minutely` command: `sidecar` runs the engine beside any model server; `pipeline` is a
+ * SageMaker-style inference pipeline proxy in front of model containers; `demo` runs the
  * sidecar with a built-in traffic generator and an in-memory sink (no AWS account).
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
  */
@@ -9,11 +10,13 @@ import { MetricsError } from '../errors.js'
 import { helpText, kSettings, parseArgsOptions, resolveSettings } from './config.js'
 import { startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
+import { runPipelineCli } from './pipeline.js'
 
 const kUsage = `usage: minutely <command> [options]
 
 commands:
   sidecar   aggregate samples sent over HTTP and publish 1-minute statistics
+  pipeline  serve /invocations and /ping in front of pipeline containers, publishing SageMaker's invocation metrics and shipping their logs
   demo      the sidecar fed by a built-in traffic generator, printing each sealed minute (no AWS needed)
 
 minutely <command> --help lists the options of a command.`
@@ -48,6 +51,16 @@ async function main (argv: string[]): Promise<void> {
     process.stdout.write(kUsage + '\n')
     return
   }
+  if (command === 'pipeline') {
+    const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+    try {
+      await runPipelineCli(rest, log)
+    } catch (err) {
+      if (err instanceof MetricsError) fail(err.message)
+      throw err
+    }
+    return
+  }
   if (command !== 'sidecar' && command !== 'demo') fail(`unknown command ${JSON.stringify(command)}\n${kUsage}`)
   let parsed
   try {
@@ -72,8 +85,9 @@ async function main (argv: string[]): Promise<void> {
       return
     }
     const sidecar = await startSidecar(settings, { log })
-    log(`minutely sidecar: HTTP ingest on http://${sidecar.http.host}:${sidecar.http.port}/v1/samples · sink ${String(settings.sink)} · namespace ${String(settings.namespace)}`)
+    // Signals first, then the ready line: a supervisor that signals on "ready" must get a clean shutdown.
     onShutdown(sidecar, log)
+    log(`minutely sidecar: HTTP ingest on http://${sidecar.http.host}:${sidecar.http.port}/v1/samples · sink ${String(settings.sink)} · namespace ${String(settings.namespace)}`)
   } catch (err) {
     if (err instanceof MetricsError) fail(err.message)
     throw err

@@ -264,7 +264,8 @@ export class Publisher {
     const rounds = this.#queue.length + 1
     for (let i = 0; i < rounds && (this.#queue.length > 0 || this.#inFlight.size > 0); i++) {
       this.kick(true)
-      await Promise.allSettled([...this.#inFlight])
+      // Each answer starts the next queued batch: wait until nothing is in flight at all.
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
       // Stop when only batches that failed in this flush remain (they wait for their backoff).
       if (this.#queue.every(p => p.notBefore > this.#o.clock.now())) break
     }
