@@ -118,8 +118,8 @@ interface Series extends SeriesInfo {
   lastUsed: number
   pinned: boolean
   overflow: boolean
-  trieMap: Map<string, TrieNode> | null
-  trieKey: string
+  /** Every trie path that leads to this series (one per key order seen), to unhook on eviction. */
+  trieRefs: Array<{ map: Map<string, TrieNode>, key: string, node: TrieNode }>
 }
 
 interface TrieNode {
@@ -436,7 +436,7 @@ export class Aggregator extends EventEmitter {
       }
     }
     node.handle = r.handle
-    if (!r.series.pinned && r.series.trieMap === null) { r.series.trieMap = lastMap ?? root; r.series.trieKey = lastKey }
+    r.series.trieRefs.push({ map: lastMap ?? root, key: lastKey, node })
     return r.handle
   }
 
@@ -468,7 +468,7 @@ export class Aggregator extends EventEmitter {
   }
 
   #newSeries (key: string, namespace: string, metric: string, unit: StandardUnit, dimensions: Dimension[], overflow: boolean): Series {
-    const s: Series = { id: this.#nextId++, key, namespace, metric, unit, dimensions, epoch: -2, current: null, lastUsed: this.#currentStart, pinned: false, overflow, trieMap: null, trieKey: '' }
+    const s: Series = { id: this.#nextId++, key, namespace, metric, unit, dimensions, epoch: -2, current: null, lastUsed: this.#currentStart, pinned: false, overflow, trieRefs: [] }
     this.#handles.set(s, new SeriesHandle(s, this.#core))
     return s
   }
@@ -662,10 +662,15 @@ export class Aggregator extends EventEmitter {
   #evictIdle (): void {
     const horizon = this.#currentStart - this.options.seriesIdleMinutes * kPeriodMs
     for (const [key, s] of this.#registry) {
-      if (s.pinned || s.lastUsed > horizon) continue
+      if (s.pinned || s.lastUsed >= horizon) continue
       if (s.epoch === this.#core.epoch) continue
       this.#registry.delete(key)
-      if (s.trieMap !== null) s.trieMap.delete(s.trieKey)
+      // Unhook every path to it; keep a node that longer paths (more dimensions) go through.
+      for (const ref of s.trieRefs) {
+        if (ref.node.handle === this.#handles.get(s)) ref.node.handle = undefined
+        if (ref.node.next === undefined || ref.node.next.size === 0) ref.map.delete(ref.key)
+      }
+      s.trieRefs.length = 0
       this.#evicted++
     }
   }

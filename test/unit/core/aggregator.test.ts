@@ -291,3 +291,26 @@ describe('publishing failures', () => {
     expect(warnings.join('\n')).toMatch(/503/)
   })
 })
+
+describe('series eviction and the lookup trie', () => {
+  it('evicting a series reached by several key orders unhooks every path; a longer series sharing the prefix survives', async () => {
+    const clock = new ManualClock(T0)
+    const sink = inMemorySink()
+    const agg = createAggregator({ namespace: 'E', sink, clock, seriesIdleMinutes: 1, gracePeriodMs: 0, onWarning: () => {} })
+    agg.record('M', 1, { Host: 'h', Zone: 'z' })
+    agg.record('M', 1, { Zone: 'z', Host: 'h' })
+    agg.record('M', 1, { Host: 'h' })
+    for (let i = 0; i < 3; i++) { clock.advance(60_000); agg.record('M', 1, { Host: 'h' }) }   // only the short one stays in use
+    await agg.flush()
+    expect(agg.stats().seriesEvicted).toBe(1)
+    expect(agg.stats().activeSeries).toBe(1)
+    agg.record('M', 5, { Zone: 'z', Host: 'h' })       // comes back as one series whatever the order
+    agg.record('M', 5, { Host: 'h', Zone: 'z' })
+    expect(agg.stats().activeSeries).toBe(2)
+    await agg.close()
+    const two = sink.datums().filter(d => d.Dimensions.length === 2)
+    expect(two.map(d => d.StatisticValues.Sum)).toEqual([2, 10])
+    const one = sink.datums().filter(d => d.Dimensions.length === 1)
+    expect(one.reduce((a, d) => a + d.StatisticValues.SampleCount, 0)).toBe(4)
+  })
+})
