@@ -56,22 +56,66 @@ export function renderSealed (p: SealedPeriod): string {
 
 function dimsText (s: SealedSeries): string { return s.dimensions.map(d => `${d.Name}=${d.Value}`).join(' ') }
 
+/** True when the sidecar answers `path` (the status routes are mounted unless turned off). */
+async function answers (url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+    await r.arrayBuffer()
+    return r.ok
+  } catch { return false }
+}
+
+/** A listener's bound port when the sidecar exposes it, else the configured one (unless 0 or off). */
+function portOf (sidecar: Sidecar, name: 'statsd' | 'emf', configured: unknown): number | undefined {
+  const l = (sidecar as unknown as Record<string, { port?: unknown } | undefined>)[name]
+  if (l !== undefined && l !== null && typeof l.port === 'number') return l.port
+  return typeof configured === 'number' && configured > 0 && l !== undefined ? configured : undefined
+}
+
+/** The first screen of `npm start`: what runs where. */
+export async function firstRunScreen (sidecar: Sidecar, settings: Settings, base: string): Promise<string> {
+  const bind = sidecar.http.host.includes(':') ? `[${sidecar.http.host}]` : sidecar.http.host
+  const status = await answers(`${base}/api/status`)
+  const metrics = await answers(`${base}/metrics`)
+  const rows: Array<[string, string, string]> = [
+    ['status page', status ? `${base}/` : '(off)', status ? 'open it in a browser: every series, live, with p50/p90/p99 and a histogram' : ''],
+    ['self-metrics', metrics ? `${base}/metrics` : '(off)', metrics ? 'Prometheus text: accepted, rejected, queues, requests, publish latency' : ''],
+    ['HTTP ingest', `${base}/v1/samples`, 'POST {"samples":[{"metric","value","unit","dimensions"}]}'],
+  ]
+  const statsd = portOf(sidecar, 'statsd', settings.statsdPort)
+  if (statsd !== undefined) rows.push(['StatsD', `udp://${bind}:${statsd}`, 'metric:value|ms|#Dim:value'])
+  const emf = portOf(sidecar, 'emf', settings.emfPort)
+  if (emf !== undefined) rows.push(['EMF agent', `tcp+udp://${bind}:${emf}`, 'aws-embedded-metrics in Agent mode'])
+  rows.push(
+    ['health', `${base}/healthz`, ''],
+    ['sink', String(settings.sink), settings.sink === 'memory' ? 'in memory: no AWS account needed, nothing leaves this machine' : ''],
+    ['namespace', String(settings.namespace), ''],
+    ['traffic', `${kFleet.length} endpoint variants, ${kFleet.reduce((a, e) => a + e.rps, 0)} requests/s`, 'a 3-container pipeline on chat-llm, some 4xx/5xx, a bad sample now and then'],
+  )
+  const w0 = Math.max(...rows.map(r => r[0].length))
+  const w1 = Math.max(...rows.map(r => r[1].length))
+  const lines = rows.map(([k, v, note]) => `  ${k.padEnd(w0)}  ${note === '' ? v : v.padEnd(w1) + '  ' + note}`)
+  const title = '── minutely demo '
+  return [
+    title.padEnd(Math.min(100, Math.max(...lines.map(l => l.length))), '─'),
+    ...lines,
+    '',
+    '  Every 5 s a line says what was accepted; each minute is sealed 5 s after it ends and printed',
+    '  below as a table. Ctrl-C seals and publishes everything, the open minute too, and exits.',
+    '',
+  ].join('\n') + '\n'
+}
+
 export interface DemoIO { out: (s: string) => void, log: (s: string) => void }
 
 /** Starts the sidecar and the generator; `stop()` stops the generator only. */
 export async function runDemo (settings: Settings, io: DemoIO, seed = 42): Promise<{ sidecar: Sidecar, stop: () => void }> {
   const sidecar = await startSidecar(settings, { log: io.log })
   const agg = sidecar.aggregator
-  const url = `http://${sidecar.http.host === '::1' ? '[::1]' : sidecar.http.host}:${sidecar.http.port}/v1/samples`
-  io.out([
-    'minutely demo',
-    `  HTTP ingest   ${url}   (POST {"samples":[{"metric","value","unit","dimensions"}]})`,
-    `  health        http://${sidecar.http.host}:${sidecar.http.port}/healthz`,
-    `  sink          ${String(settings.sink)} (no AWS account needed)   namespace ${String(settings.namespace)}`,
-    `  traffic       ${kFleet.length} endpoint variants, ${kFleet.reduce((a, e) => a + e.rps, 0)} requests/s, a 3-container pipeline on chat-llm`,
-    '  each minute is sealed 5 s after it ends and printed below; Ctrl-C publishes everything and exits',
-    '',
-  ].join('\n') + '\n')
+  const host = sidecar.http.host.includes(':') ? `[${sidecar.http.host}]` : sidecar.http.host
+  const base = `http://${host}:${sidecar.http.port}`
+  const url = `${base}/v1/samples`
+  io.out(await firstRunScreen(sidecar, settings, base))
   agg.on('seal', (p: SealedPeriod) => { io.out(renderSealed(p)) })
   const rand = rng(seed)
   const normal = (): number => { let u = 0; while (u === 0) u = rand(); return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand()) }

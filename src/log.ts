@@ -1,0 +1,163 @@
+/**
+ * The sidecar's logger, on pino: one JSON object a line on stderr (stdout is the EMF sink's),
+ * with `level` as a word (`"info"`, `"warn"` …) and `time` in ISO 8601, or a human mode
+ * (`12:03:04.120 WARN  message key=value`) for a terminal.
+ *
+ * Secrets never reach the stream: fields named like credentials are censored by pino's
+ * `redact`, and every line is scrubbed before it is written — of the literal values it was
+ * given (`secrets`, and the AWS / MINUTELY_*TOKEN* variables of the environment), and of
+ * things that look like credentials wherever they appear (bearer tokens, AWS access key
+ * ids, SigV4 signatures, passwords in URLs, `secret=…` pairs).
+ *
+ * `logger.line` is the `(line: string) => void` shape the sidecar takes today (`SidecarDeps.log`):
+ * a line starting with `warning:` is logged at warn (prefix dropped), `publish:` (a failed request)
+ * at warn, `error:` and `close failed` at error, anything else at info.
+ */
+import { pino, stdTimeFunctions, type Logger as PinoLogger } from 'pino'
+import { ConfigError } from './errors.js'
+
+export type LogFormat = 'json' | 'pretty' | 'auto'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface LogStream { write (chunk: string): unknown, isTTY?: boolean }
+
+export interface CreateLoggerOptions {
+  /** @default MINUTELY_LOG_LEVEL, else 'info' */
+  level?: LogLevel
+  /** 'auto': pretty when the stream is a terminal, JSON otherwise. @default 'auto' */
+  format?: LogFormat
+  /** @default process.stderr */
+  stream?: LogStream
+  /** Colors in pretty mode. @default stream is a TTY and NO_COLOR is unset */
+  color?: boolean
+  /** Literal values that must never be printed (tokens, keys). Empty and very short values are ignored. */
+  secrets?: Array<string | undefined | null>
+  /** Where to find secret variables (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, MINUTELY_*TOKEN*…). @default process.env */
+  env?: NodeJS.ProcessEnv
+  /** Fields on every line. @default { name: 'minutely' } (plus pid and hostname in JSON) */
+  base?: Record<string, unknown>
+}
+
+export type Logger = PinoLogger & {
+  /** The `(line: string) => void` adapter: `warning: …` / `publish: …` → warn, `error: …` → error, else info. */
+  line: (line: string) => void
+  /** Adds a value that must never be printed (e.g. a token read later). */
+  addSecret: (value: string | undefined | null) => void
+}
+
+const kCensor = '[redacted]'
+
+/** Field paths censored by pino (top level and one level down). */
+export const kRedactKeys = ['token', 'authToken', 'authorization', 'Authorization', 'password', 'secret', 'secretAccessKey', 'sessionToken',
+  'accessKeyId', 'credentials', 'apiKey', 'api_key', 'cookie', 'x-amz-security-token']
+const kRedactPaths = [...kRedactKeys.map(k => /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`), ...kRedactKeys.map(k => /^[A-Za-z_$][\w$]*$/.test(k) ? `*.${k}` : `*["${k}"]`),
+  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie']
+
+/** Environment variables whose values are secrets. */
+function envSecrets (env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = []
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue
+    if (k === 'AWS_SECRET_ACCESS_KEY' || k === 'AWS_SESSION_TOKEN' || k === 'AWS_SECURITY_TOKEN' || k === 'AWS_BEARER_TOKEN' ||
+      (k.startsWith('MINUTELY_') && /TOKEN|SECRET|PASSWORD|CREDENTIAL|API_KEY/.test(k))) out.push(v)
+  }
+  return out
+}
+
+const kPatterns: Array<[RegExp, string]> = [
+  // AWS access key ids (AKIA…, ASIA…): identify a key; the secret half is a literal secret.
+  [/\b(?:AKIA|ASIA|AIDA|AROA|ABIA|ACCA)[A-Z0-9]{16}\b/g, '[redacted-key-id]'],
+  // Authorization schemes.
+  [/\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{6,}/g, `$1$2${kCensor}`],
+  // SigV4 signatures and session tokens in headers or presigned URLs.
+  [/\b(Signature=)[0-9a-f]{16,}/gi, `$1${kCensor}`],
+  [/\b(X-Amz-Security-Token=|X-Amz-Signature=|X-Amz-Credential=)[^&\s"\\]+/gi, `$1${kCensor}`],
+  // Passwords in URLs: scheme://user:password@host
+  [/\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@"\\]+:)[^@\s/"\\]+@/gi, `$1${kCensor}@`],
+  // key=value and "key":"value" pairs whose key names a secret.
+  [/\b((?:aws_)?secret_?access_?key|session_?token|security_?token|password|passwd|api_?key|secret|token)(=|\\?"\s*:\s*\\?")([^"'\s,&}\\]+)/gi, `$1$2${kCensor}`],
+]
+
+/** Removes secrets from a line of text. */
+export class Scrubber {
+  readonly #literals = new Set<string>()
+
+  add (value: string | undefined | null): void {
+    if (typeof value !== 'string' || value.length < 6) return   // too short to be a credential; would censor common words
+    this.#literals.add(value)
+    const escaped = JSON.stringify(value).slice(1, -1)
+    if (escaped !== value) this.#literals.add(escaped)
+  }
+
+  scrub (line: string): string {
+    let out = line
+    for (const lit of this.#literals) if (out.includes(lit)) out = out.split(lit).join(kCensor)
+    for (const [re, to] of kPatterns) out = out.replace(re, to)
+    return out
+  }
+}
+
+const kLevelColor: Record<string, string> = { trace: '\x1b[90m', debug: '\x1b[36m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m', fatal: '\x1b[35m' }
+const kHidden = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name', 'err'])
+
+/** Renders one JSON log line for a human: `12:03:04.120 WARN  message key=value`. */
+export function prettyLine (json: string, color = false): string {
+  let o: Record<string, unknown>
+  try { o = JSON.parse(json) as Record<string, unknown> } catch { return json.endsWith('\n') ? json : json + '\n' }
+  const level = String(o.level ?? 'info')
+  const t = typeof o.time === 'string' ? o.time.slice(11, 23) : new Date(Number(o.time ?? Date.now())).toISOString().slice(11, 23)
+  const lv = level.toUpperCase().padEnd(5)
+  const fields: string[] = []
+  for (const [k, v] of Object.entries(o)) {
+    if (kHidden.has(k)) continue
+    const s = typeof v === 'string' ? (/^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)) : JSON.stringify(v)
+    fields.push(`${k}=${s}`)
+  }
+  let out = `${color ? '\x1b[90m' : ''}${t}${color ? '\x1b[0m' : ''} ${color ? (kLevelColor[level] ?? '') : ''}${lv}${color ? '\x1b[0m' : ''} ${String(o.msg ?? '')}`
+  if (fields.length > 0) out += ` ${color ? '\x1b[90m' : ''}${fields.join(' ')}${color ? '\x1b[0m' : ''}`
+  const err = o.err as { type?: string, message?: string, stack?: string } | undefined
+  if (err !== undefined && err !== null) out += '\n    ' + (typeof err.stack === 'string' ? err.stack.split('\n').join('\n    ') : `${err.type ?? 'Error'}: ${err.message ?? ''}`)
+  return out + '\n'
+}
+
+const kLevels = /^(fatal|error|warn|info|debug|trace|silent)$/
+
+/** Creates the sidecar's logger. Throws a ConfigError on an unknown format or level (`--log-format`, `--log-level`). */
+export function createLogger (opts: CreateLoggerOptions = {}): Logger {
+  if (opts.format !== undefined && !/^(json|pretty|auto)$/.test(opts.format)) throw new ConfigError(`--log-format must be json, pretty or auto; got ${JSON.stringify(opts.format)}`, 'METRICS_ERR_INVALID_OPTION')
+  if (opts.level !== undefined && !kLevels.test(opts.level)) throw new ConfigError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent; got ${JSON.stringify(opts.level)}`, 'METRICS_ERR_INVALID_OPTION')
+  const env = opts.env ?? process.env
+  const stream: LogStream = opts.stream ?? process.stderr
+  const tty = stream.isTTY === true
+  const format = opts.format === undefined || opts.format === 'auto' ? (tty ? 'pretty' : 'json') : opts.format
+  const color = opts.color ?? (tty && env.NO_COLOR === undefined)
+  const envLevel = env.MINUTELY_LOG_LEVEL
+  const level: LogLevel = opts.level ?? (envLevel !== undefined && kLevels.test(envLevel) ? envLevel as LogLevel : 'info')
+  const scrubber = new Scrubber()
+  for (const s of envSecrets(env)) scrubber.add(s)
+  for (const s of opts.secrets ?? []) scrubber.add(s)
+  const destination = {
+    write (chunk: string): void {
+      const clean = scrubber.scrub(chunk)
+      stream.write(format === 'pretty' ? prettyLine(clean, color) : clean)
+    },
+  }
+  const base = opts.base ?? { name: 'minutely' }
+  const p = pino({
+    level,
+    base: format === 'pretty' ? base : { ...base, pid: process.pid },
+    timestamp: stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+    redact: { paths: kRedactPaths, censor: kCensor },
+  }, destination)
+  const line = (s: string): void => {
+    const text = String(s)
+    let m: RegExpExecArray | null
+    if ((m = /^warn(?:ing)?:\s*/i.exec(text)) !== null) p.warn(text.slice(m[0].length))
+    else if ((m = /^(?:error|fatal):\s*/i.exec(text)) !== null) p.error(text.slice(m[0].length))
+    else if (/^close failed\b/i.test(text)) p.error(text)
+    else if (/^(?:publish|generator):/i.test(text)) p.warn(text)   // a failed request (retried) / the demo's generator
+    else p.info(text)
+  }
+  return Object.assign(p, { line, addSecret: (v: string | undefined | null) => { scrubber.add(v) } }) as Logger
+}
