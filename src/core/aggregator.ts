@@ -87,6 +87,8 @@ export interface AggregatorStats extends PublishStats, SpoolStats {
   samplesLate: number
   /** Samples folded into an overflow series because maxSeries was reached. */
   samplesOverflowed: number
+  /** Overflow series in use (one per metric that hit the cap). */
+  overflowSeries: number
   activeSeries: number
   seriesEvicted: number
   openPeriods: number
@@ -696,6 +698,7 @@ export class Aggregator extends EventEmitter {
       rejectedByReason: { ...this.#rejected },
       samplesLate: this.#late_,
       samplesOverflowed: this.#overflowed,
+      overflowSeries: this.#overflow.size,
       activeSeries: this.#registry.size + this.#overflow.size,
       seriesEvicted: this.#evicted,
       openPeriods: open,
