@@ -1,0 +1,156 @@
+/**
+ * The log settings of the CLI (pipeline proxy and sidecar): each a flag and a MINUTELY_*
+ * variable, in the same table format as the sidecar's settings; and the one function that
+ * starts the model server processes and ships their output.
+ */
+import type { Setting, Settings } from '../cli/config.js'
+import { ConfigError } from '../errors.js'
+import { resolveIdentity } from '../sagemaker/env.js'
+import { endpointLogGroup, endpointLogStream } from '../sagemaker/presets.js'
+import { kLogGroupNamePattern, kMaxEventMessageBytes } from './limits.js'
+import { kRestartPolicies, startProcess, type ManagedProcess, type RestartPolicy } from './runner.js'
+import { createLogShipper, type LogShipper, type LogShipperStats } from './shipper.js'
+import type { LogSink } from './sink.js'
+import { cloudWatchLogsSink } from './sinks/cloudwatch-logs.js'
+import { fileLogSink } from './sinks/file.js'
+import { stdoutLogSink } from './sinks/stdout.js'
+
+/** The log settings. `--region` comes from the sink settings. */
+export const kLogSettings: Setting[] = [
+  { flag: 'log-sink', env: 'MINUTELY_LOG_SINK', type: 'string', default: 'auto', help: 'where the model servers\' stdout/stderr lines go: cloudwatch | file | stdout | off | auto (cloudwatch when --sink is cloudwatch, else stdout)' },
+  { flag: 'log-file', env: 'MINUTELY_LOG_FILE', type: 'string', help: 'the file of --log-sink file (JSON lines: logGroup, logStream, timestamp, message)' },
+  { flag: 'logs-endpoint', env: 'MINUTELY_LOGS_ENDPOINT', type: 'string', help: 'CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, else AWS)' },
+  { flag: 'log-group', env: 'MINUTELY_LOG_GROUP', type: 'string', help: 'log group (default /aws/sagemaker/Endpoints/<endpoint-name>)' },
+  { flag: 'log-flush-ms', env: 'MINUTELY_LOG_FLUSH_MS', type: 'integer', default: 1000, help: 'longest time a log line waits before it is sent' },
+  { flag: 'log-max-line-bytes', env: 'MINUTELY_LOG_MAX_LINE_BYTES', type: 'integer', default: kMaxEventMessageBytes, help: 'longer lines are split into several events (at most 262118: 256 KB less the 26-byte event overhead)' },
+  { flag: 'log-max-queued-bytes', env: 'MINUTELY_LOG_MAX_QUEUED_BYTES', type: 'integer', default: 64 * 1024 * 1024, help: 'memory for log lines waiting to be sent; past it lines are dropped (and the gap is marked)' },
+  { flag: 'restart', env: 'MINUTELY_RESTART', type: 'string', default: 'never', help: 'restart a model server process that exits: never | on-failure | always' },
+  { flag: 'stop-timeout-ms', env: 'MINUTELY_STOP_TIMEOUT_MS', type: 'integer', default: 5000, help: 'on shutdown, how long model server processes get between SIGTERM and SIGKILL' },
+]
+
+/** One container whose process may be run: its name (absent: a single unnamed model server) and command. */
+export interface ContainerProcessSpec {
+  /** `undefined` for a single model server: its stream is then `[variant]/[instance-id]`. */
+  name?: string
+  /** Program and arguments; empty or absent: not run by us. */
+  command?: readonly string[]
+}
+
+/** What {@link startContainerLogs} started. */
+export interface ContainerLogs {
+  /** The processes, in container order (only those with a command). */
+  readonly processes: ReadonlyArray<ManagedProcess & { readonly stream: string }>
+  /** The shipper (undefined with `--log-sink off`). */
+  readonly shipper: LogShipper | undefined
+  readonly group: string | undefined
+  /**
+   * Stops the processes (SIGTERM, SIGKILL after --stop-timeout-ms), then delivers every line
+   * within `timeoutMs`.
+   */
+  stop (timeoutMs: number): Promise<{ eventsUnsent: number, stats: LogShipperStats | undefined }>
+}
+
+/** Dependencies (tests inject a sink). */
+export interface ContainerLogsDeps {
+  logSink?: LogSink
+  log?: (line: string) => void
+  env?: NodeJS.ProcessEnv
+}
+
+function invalid (message: string): ConfigError {
+  return new ConfigError(message, 'METRICS_ERR_INVALID_OPTION')
+}
+
+/** Builds the log sink named by `--log-sink` (undefined for `off`). */
+export function logSinkFromSettings (s: Settings): LogSink | undefined {
+  let kind = String(s.logSink ?? 'auto')
+  if (kind === 'auto') kind = s.sink === 'cloudwatch' ? 'cloudwatch' : 'stdout'
+  switch (kind) {
+    case 'cloudwatch':
+      return cloudWatchLogsSink({ region: s.region as string | undefined, endpoint: s.logsEndpoint as string | undefined })
+    case 'file':
+      if (typeof s.logFile !== 'string' || s.logFile === '') throw invalid('--log-sink file needs --log-file <path>')
+      return fileLogSink({ path: s.logFile })
+    case 'stdout': return stdoutLogSink()
+    case 'off': return undefined
+    default: throw invalid(`--log-sink must be cloudwatch, file, stdout, off or auto; got ${JSON.stringify(s.logSink)}`)
+  }
+}
+
+/** Checks the log settings that need no I/O; throws a ConfigError naming the flag. */
+export function checkLogSettings (s: Settings): void {
+  if (!kRestartPolicies.includes(s.restart as RestartPolicy)) {
+    throw invalid(`--restart must be one of ${kRestartPolicies.join(', ')}; got ${JSON.stringify(s.restart)}`)
+  }
+  const max = s.logMaxLineBytes as number
+  if (!(max >= 64 && max <= kMaxEventMessageBytes)) throw invalid(`--log-max-line-bytes must be from 64 to ${kMaxEventMessageBytes}; got ${String(max)}`)
+  if (typeof s.logGroup === 'string' && !kLogGroupNamePattern.test(s.logGroup)) {
+    throw invalid(`--log-group must be 1-512 characters of A-Z a-z 0-9 . - _ / #; got ${JSON.stringify(s.logGroup)}`)
+  }
+}
+
+/**
+ * Starts the processes of the containers that have a command, and ships each one's stdout and
+ * stderr to group `/aws/sagemaker/Endpoints/[EndpointName]` (or `--log-group`), stream
+ * `[variant]/[instance-id]/[container-name]`. Returns undefined when no container has a
+ * command. Throws a ConfigError for bad settings.
+ */
+export function startContainerLogs (s: Settings, containers: readonly ContainerProcessSpec[], deps: ContainerLogsDeps = {}): ContainerLogs | undefined {
+  const specs = containers.filter(c => c.command !== undefined && c.command.length > 0)
+  if (specs.length === 0) return undefined
+  checkLogSettings(s)
+  const log = deps.log ?? ((l: string) => { process.stderr.write(l + '\n') })
+  const id = resolveIdentity({
+    endpointName: s.endpointName as string | undefined,
+    variantName: s.variantName as string | undefined,
+    instanceId: s.instanceId as string | undefined,
+    env: deps.env,
+  })
+  let group = s.logGroup as string | undefined
+  if (group === undefined) {
+    if (id.endpointName === undefined) throw invalid('--endpoint-name (or MINUTELY_ENDPOINT_NAME) is needed to name the log group; or pass --log-group')
+    group = endpointLogGroup(id.endpointName.value)
+  }
+  const sink = deps.logSink ?? logSinkFromSettings(s)
+  const shipper = sink === undefined
+    ? undefined
+    : createLogShipper({
+      sink,
+      flushIntervalMs: s.logFlushMs as number,
+      maxQueuedBytes: s.logMaxQueuedBytes as number,
+      maxEventMessageBytes: s.logMaxLineBytes as number,
+      onWarning: (m) => { log(`logs: ${m}`) },
+    })
+  const processes = specs.map(c => {
+    const stream = endpointLogStream(id.variantName.value, id.instanceId.value, c.name)
+    const writer = shipper?.stream(group, stream)
+    const [command, ...args] = c.command!
+    const p = startProcess({
+      name: c.name ?? 'model',
+      command,
+      args,
+      env: deps.env,
+      onLine: writer === undefined ? () => {} : (line) => { writer.write(line) },
+      maxLineBytes: s.logMaxLineBytes as number,
+      restart: s.restart as RestartPolicy,
+      log,
+    })
+    return Object.assign(p, { stream })
+  })
+  if (shipper !== undefined) log(`logs: ${processes.length} model server process(es) → ${sink!.name} group ${group}, streams ${processes.map(p => p.stream).join(', ')}`)
+  let stopping: Promise<{ eventsUnsent: number, stats: LogShipperStats | undefined }> | undefined
+  return {
+    processes,
+    shipper,
+    group,
+    stop (timeoutMs: number) {
+      stopping ??= (async () => {
+        await Promise.all(processes.map(p => p.stop(s.stopTimeoutMs as number)))
+        if (shipper === undefined) return { eventsUnsent: 0, stats: undefined }
+        const r = await shipper.close(timeoutMs)
+        return { eventsUnsent: r.eventsUnsent, stats: r.stats }
+      })()
+      return stopping
+    },
+  }
+}
