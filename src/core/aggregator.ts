@@ -124,6 +124,11 @@ interface Series extends SeriesInfo {
   trieRefs: Array<{ map: Map<string, TrieNode>, key: string, node: TrieNode }>
 }
 
+interface SealJob { p: number, late: boolean, remaining: Map<Series, Aggregate> }
+
+/** Series encoded per slice of a seal before yielding to the event loop. */
+const kSealSlice = 2_000
+
 interface TrieNode {
   handle: SeriesHandle | undefined
   next: Map<string, Map<string, TrieNode>> | undefined
@@ -297,7 +302,10 @@ export class Aggregator extends EventEmitter {
     if (this.#spool === undefined) return
     const entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> = []
     const aggs: Aggregate[] = []
-    for (const [late, store] of [[false, this.#periods], [true, this.#late]] as const) {
+    const sealing = new Map<number, Map<Series, Aggregate>>()
+    const sealingLate = new Map<number, Map<Series, Aggregate>>()
+    for (const j of this.#sealJobs) (j.late ? sealingLate : sealing).set(j.p, j.remaining)
+    for (const [late, store] of [[false, this.#periods], [true, this.#late], [false, sealing], [true, sealingLate]] as const) {
       for (const [period, m] of store) {
         for (const [s, a] of m) {
           if (a.count === 0) continue
@@ -627,26 +635,77 @@ export class Aggregator extends EventEmitter {
     if (due.length > 0 || this.#late.size > 0) this.#evictIdle()
   }
 
+  /**
+   * Takes a period out of its store and queues it for sealing. Sealing runs in slices of
+   * `kSealSlice` series, yielding to the event loop between slices (so 100k series never
+   * block it for long), and waits while the publish queue is over half its budget (so a
+   * burst of datums does not overflow a healthy queue) — for at most a second a slice, so
+   * that an outage without a spool falls back to the queue's drop-oldest policy instead of
+   * holding every minute in memory.
+   */
   #seal (p: number, store: Map<number, Map<Series, Aggregate>>, late: boolean): void {
     const m = store.get(p)
     store.delete(p)
     if (m === undefined || m.size === 0) return
-    this.#periodsSealed++
-    const byNs = new Map<string, MetricDatum[]>()
-    const report: SealedSeries[] | null = this.listenerCount('seal') > 0 || this.#keepSealed > 0 ? [] : null
-    for (const [s, a] of m) {
-      if (s.current === a) { s.current = null; s.epoch = -2 }
-      if (a.count > 0) {
-        let list = byNs.get(s.namespace)
-        if (list === undefined) { list = []; byNs.set(s.namespace, list) }
-        for (const d of encodeAggregate(s, p, a, this.sink.maxValuesPerDatum)) list.push(d)
-        report?.push(summarize(s, a))
+    for (const [s, a] of m) if (s.current === a) { s.current = null; s.epoch = -2 }
+    this.#sealJobs.push({ p, late, remaining: m })
+    if (!this.#sealRunning) void this.#runSeals()
+  }
+
+  readonly #sealJobs: SealJob[] = []
+  #sealRunning = false
+  #sealWaiters: Array<() => void> = []
+
+  async #runSeals (): Promise<void> {
+    this.#sealRunning = true
+    try {
+      for (let job = this.#sealJobs[0]; job !== undefined; job = this.#sealJobs[0]) {
+        await this.#sealJob(job)
+        this.#sealJobs.shift()
       }
-      a.release()
+    } finally {
+      this.#sealRunning = false
+      const w = this.#sealWaiters
+      this.#sealWaiters = []
+      for (const f of w) f()
     }
-    const batches: DatumBatch[] = []
-    for (const [ns, datums] of byNs) for (const b of batchDatums(ns, datums, this.sink.maxDatumsPerBatch, this.sink.maxBatchBytes)) batches.push(b)
-    this.#publisher.enqueue(batches)
+  }
+
+  /** Resolves when every queued seal has been encoded and handed to the publisher. */
+  #sealsDone (): Promise<void> {
+    if (!this.#sealRunning && this.#sealJobs.length === 0) return Promise.resolve()
+    return new Promise(resolve => { this.#sealWaiters.push(resolve) })
+  }
+
+  async #sealJob (job: SealJob): Promise<void> {
+    const { p, late, remaining } = job
+    this.#periodsSealed++
+    const report: SealedSeries[] | null = this.listenerCount('seal') > 0 || this.#keepSealed > 0 ? [] : null
+    while (remaining.size > 0) {
+      const byNs = new Map<string, MetricDatum[]>()
+      let n = 0
+      for (const [s, a] of remaining) {
+        if (n++ >= kSealSlice) break
+        remaining.delete(s)
+        if (a.count > 0) {
+          let list = byNs.get(s.namespace)
+          if (list === undefined) { list = []; byNs.set(s.namespace, list) }
+          for (const d of encodeAggregate(s, p, a, this.sink.maxValuesPerDatum)) list.push(d)
+          report?.push(summarize(s, a))
+        }
+        a.release()
+      }
+      const batches: DatumBatch[] = []
+      for (const [ns, datums] of byNs) for (const b of batchDatums(ns, datums, this.sink.maxDatumsPerBatch, this.sink.maxBatchBytes)) batches.push(b)
+      this.#publisher.enqueue(batches)
+      if (remaining.size > 0) {
+        if (this.#spool === undefined && this.#publisher.stats.bytesQueued > this.options.maxQueuedBytes / 2) {
+          await this.#publisher.whenBelow(this.options.maxQueuedBytes / 2, 1_000)
+        } else {
+          await new Promise<void>(resolve => { setImmediate(resolve) })
+        }
+      }
+    }
     // The sealed minute is in the journal now: drop it from the checkpoint at once, so that a
     // crash cannot restore it a second time.
     if (this.#spool !== undefined && !this.#closed) this.#checkpoint()
@@ -720,6 +779,7 @@ export class Aggregator extends EventEmitter {
         this.#sealDue(now)
         this.#schedule(now)
       }
+      await this.#sealsDone()
       await this.#publisher.flushOnce()
     } finally { this.#errorsSink = null }
     return { datumsPublished: this.#publisher.stats.datumsPublished - before, datumsPending: this.#publisher.stats.datumsQueued, errors }
@@ -740,6 +800,7 @@ export class Aggregator extends EventEmitter {
     if (this.#timer !== undefined) { this.options.clock.clearTimer(this.#timer); this.#timer = undefined }
     for (const p of [...this.#periods.keys()].sort((a, b) => a - b)) this.#seal(p, this.#periods, false)
     for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
+    await this.#sealsDone()
     if (this.#checkpointTimer !== undefined) this.options.clock.clearTimer(this.#checkpointTimer)
     if (this.#spool !== undefined) this.#checkpoint()   // everything is sealed and journaled: an empty checkpoint
     await this.#publisher.drain(Date.now() + this.options.closeTimeoutMs)

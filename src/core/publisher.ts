@@ -137,6 +137,25 @@ export class Publisher {
     return out
   }
 
+  #belowWaiters: Array<{ bytes: number, resolve: () => void }> = []
+
+  /** Resolves when the queue holds at most `bytes`, or after `timeoutMs` (real time). */
+  whenBelow (bytes: number, timeoutMs: number): Promise<void> {
+    if (this.stats.bytesQueued <= bytes) return Promise.resolve()
+    return new Promise(resolve => {
+      const w = { bytes, resolve }
+      this.#belowWaiters.push(w)
+      setTimeout(() => { this.#belowWaiters = this.#belowWaiters.filter(x => x !== w); resolve() }, timeoutMs).unref()
+    })
+  }
+
+  #notifyBelow (): void {
+    if (this.#belowWaiters.length === 0) return
+    const keep: Array<{ bytes: number, resolve: () => void }> = []
+    for (const w of this.#belowWaiters) { if (this.stats.bytesQueued <= w.bytes) w.resolve(); else keep.push(w) }
+    this.#belowWaiters = keep
+  }
+
   /** Pending batches that the spool keeps for the next start. */
   get spooledBatches (): number {
     if (this.#o.spool === undefined) return 0
@@ -159,6 +178,7 @@ export class Publisher {
   #unqueue (b: DatumBatch): void {
     this.stats.datumsQueued -= b.datums.length
     this.stats.bytesQueued -= b.bytes
+    this.#notifyBelow()
   }
 
   /** Starts sends up to the concurrency limit; `ignoreBackoff` sends batches still waiting too. */

@@ -314,3 +314,19 @@ describe('series eviction and the lookup trie', () => {
     expect(one.reduce((a, d) => a + d.StatisticValues.SampleCount, 0)).toBe(4)
   })
 })
+
+describe('sealing many series', () => {
+  it('a minute larger than the queue budget is sealed in slices and nothing is dropped with a healthy sink', async () => {
+    const clock = new ManualClock(T0)
+    const sink = inMemorySink({ maxBatches: 1e6 })
+    const agg = createAggregator({ namespace: 'Big', sink, clock, maxSeries: 100_000, maxQueuedBytes: 1_048_576, gracePeriodMs: 0, onWarning: () => {} })
+    for (let i = 0; i < 20_000; i++) agg.record('Lat', i, { Host: `host-${i}`, Pool: 'p'.repeat(50) })
+    clock.advance(60_000)
+    await agg.flush()
+    const st = agg.stats()
+    expect(st.datumsDropped).toBe(0)
+    expect(st.datumsPublished).toBe(20_000)
+    expect(sink.datums().reduce((a, d) => a + d.StatisticValues.SampleCount, 0)).toBe(20_000)
+    await agg.close()
+  })
+})

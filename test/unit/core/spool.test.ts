@@ -80,6 +80,7 @@ describe('spool', () => {
       for (let i = 0; i < 2000; i++) agg.record('Lat', i, { Host: `host-${i}`, Zone: 'z'.repeat(100) })
       clock.advance(60_000)
     }
+    await agg.flush()   // sealing runs in slices: wait until every minute is handed over
     const st = agg.stats()
     expect(st.bytesQueued).toBeLessThanOrEqual(1_048_576 + 1_000_000)
     expect(st.spoolBatches).toBeGreaterThan(4)
@@ -105,6 +106,7 @@ describe('spool', () => {
       for (let i = 0; i < 2000; i++) agg.record('Lat', i, { Host: `host-${i}`, Zone: 'z'.repeat(100) })
       clock.advance(60_000)
     }
+    await agg.flush()
     const st = agg.stats()
     expect(st.spoolBytes).toBeLessThanOrEqual(1_048_576 + 1_000_000)
     expect(st.spoolDroppedDatums).toBeGreaterThan(0)
