@@ -126,8 +126,10 @@ interface Series extends SeriesInfo {
 
 interface SealJob { p: number, late: boolean, remaining: Map<Series, Aggregate> }
 
-/** Series encoded per slice of a seal before yielding to the event loop. */
+/** Series encoded per slice of a seal before yielding to the event loop… */
 const kSealSlice = 2_000
+/** …or milliseconds spent, so that the event loop is never held much longer than this. */
+const kSealSliceMs = 8
 
 interface TrieNode {
   handle: SeriesHandle | undefined
@@ -684,8 +686,11 @@ export class Aggregator extends EventEmitter {
     while (remaining.size > 0) {
       const byNs = new Map<string, MetricDatum[]>()
       let n = 0
+      const sliceStart = performance.now()
       for (const [s, a] of remaining) {
-        if (n++ >= kSealSlice) break
+        // A slice ends after kSealSlice series or kSealSliceMs, whichever comes first.
+        if (n >= kSealSlice || ((n & 63) === 63 && performance.now() - sliceStart > kSealSliceMs)) break
+        n++
         remaining.delete(s)
         if (a.count > 0) {
           let list = byNs.get(s.namespace)

@@ -15,7 +15,8 @@
  * Every published value lies inside its share's [Minimum, Maximum].
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
  */
-import type { Aggregate, Bucket } from '../store/aggregate.js'
+import { bucketBounds, valueLength, type Aggregate } from '../store/aggregate.js'
+import { datumBytesWith, kDatumBytes } from './batcher.js'
 import type { Dimension } from '../dimensions/validate.js'
 import type { StandardUnit } from '../limits.js'
 import { kMaxValuesPerDatum } from '../limits.js'
@@ -31,25 +32,36 @@ export interface SeriesDescriptor {
 /** Encodes one aggregate into datums; returns [] for an empty aggregate. */
 export function encodeAggregate (s: SeriesDescriptor, periodStartMs: number, agg: Aggregate, maxValues = kMaxValuesPerDatum): MetricDatum[] {
   if (!(agg.count > 0)) return []
-  const buckets = agg.buckets()
+  const dist = agg.distribution()
   const timestamp = new Date(periodStartMs)
   const total = agg.total
-  if (buckets.length <= maxValues) {
-    return [datum(s, timestamp, buckets, agg.count, total, agg.min, agg.max)]
+  const n = dist.values.length
+  const p = agg.precisionBits
+  if (n <= maxValues) {
+    // The common case: the arrays become the datum's own Values/Counts, clamped in place.
+    const values = dist.values
+    for (let i = 0; i < n; i++) values[i] = clamp(values[i], agg.min, agg.max) + 0
+    return [sized(datum(s, timestamp, values, dist.counts, agg.count, total, agg.min, agg.max), dist.keys, 0, p)]
   }
-  const shares = Math.ceil(buckets.length / maxValues)
-  const per = Math.ceil(buckets.length / shares)
-  const parts: Array<{ b: Bucket[], count: number, min: number, max: number, sum: number }> = []
-  for (let i = 0; i < buckets.length; i += per) {
-    const b = buckets.slice(i, i + per)
+  const shares = Math.ceil(n / maxValues)
+  const per = Math.ceil(n / shares)
+  const parts: Array<{ values: number[], counts: number[], from: number, count: number, min: number, max: number, sum: number }> = []
+  for (let i = 0; i < n; i += per) {
+    const k = Math.min(n, i + per)
     const first = i === 0
-    const last = i + per >= buckets.length
-    const min = first ? agg.min : Math.max(agg.min, b[0].lower)
-    const max = last ? agg.max : Math.min(agg.max, b[b.length - 1].upper)
+    const last = k >= n
+    const min = first ? agg.min : Math.max(agg.min, bucketBounds(dist.keys[i], p)[0])
+    const max = last ? agg.max : Math.min(agg.max, bucketBounds(dist.keys[k - 1], p)[1])
+    const values = dist.values.slice(i, k)
+    const counts = dist.counts.slice(i, k)
     let count = 0
     let sum = 0
-    for (const x of b) { count += x.count; sum += x.count * clamp(x.value, min, max) }
-    parts.push({ b, count, min, max, sum: clamp(sum, count * min, count * max) })
+    for (let j = 0; j < values.length; j++) {
+      values[j] = clamp(values[j], min, max) + 0
+      count += counts[j]
+      sum += counts[j] * values[j]
+    }
+    parts.push({ values, counts, from: i, count, min, max, sum: clamp(sum, count * min, count * max) })
   }
   // Spread the residual over the shares' slack, largest slack first, so the shares add
   // up to the exact total and each stays within [count·min, count·max].
@@ -65,7 +77,21 @@ export function encodeAggregate (s: SeriesDescriptor, periodStartMs: number, agg
   }
   // Whatever floating-point rounding is left goes to the share with the most room.
   if (residual !== 0) parts[order[0]].sum += residual
-  return parts.map(p => datum(s, timestamp, p.b, p.count, p.sum, p.min, p.max))
+  return parts.map(x => sized(datum(s, timestamp, x.values, x.counts, x.count, x.sum, x.min, x.max), dist.keys, x.from, p))
+}
+
+/**
+ * Attaches the datum's JSON size, computed with the bucket-value length table (the values
+ * not clamped to Minimum/Maximum are exactly the buckets' values).
+ */
+function sized (d: MetricDatum, keys: number[], from: number, p: number): MetricDatum {
+  const reps = d.Values
+  ;(d as MetricDatum & { [kDatumBytes]?: number })[kDatumBytes] = datumBytesWith(d, (i) => {
+    const v = reps[i]
+    const k = keys[from + i]
+    return (v === d.StatisticValues.Minimum || v === d.StatisticValues.Maximum) ? -1 : valueLength(k, p)
+  })
+  return d
 }
 
 function slack (p: { count: number, min: number, max: number, sum: number }, residual: number): number {
@@ -76,10 +102,7 @@ function clamp (v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v
 }
 
-function datum (s: SeriesDescriptor, timestamp: Date, b: Bucket[], count: number, sum: number, min: number, max: number): MetricDatum {
-  const values = new Array<number>(b.length)
-  const counts = new Array<number>(b.length)
-  for (let i = 0; i < b.length; i++) { values[i] = clamp(b[i].value, min, max) + 0; counts[i] = b[i].count }
+function datum (s: SeriesDescriptor, timestamp: Date, values: number[], counts: number[], count: number, sum: number, min: number, max: number): MetricDatum {
   return {
     MetricName: s.metric,
     Dimensions: s.dimensions as Dimension[],

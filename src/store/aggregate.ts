@@ -59,6 +59,60 @@ class ChunkPool {
 }
 const kPool = new ChunkPool()
 
+/** The populated buckets as parallel arrays, ascending by value. */
+export interface Distribution { values: number[], counts: number[], keys: number[] }
+
+/** The key of the zero bucket. */
+export const kZeroKey = 0x7fffffff
+
+const kRepTables = new Map<number, Float64Array>()
+const kLenTables = new Map<number, Uint8Array>()
+
+/** Bucket values by key for precision p, NaN until first computed (8 · 2^(11+p) bytes, allocated on first use). */
+function repTable (p: number): Float64Array {
+  let t = kRepTables.get(p)
+  if (t === undefined) { t = new Float64Array(2048 << p).fill(NaN); kRepTables.set(p, t) }
+  return t
+}
+
+function fillRep (t: Float64Array, k: number, p: number): number {
+  const mask = (1 << p) - 1
+  const r = representative(boundOf(k >>> p, k & mask, p), boundOf(k >>> p, (k & mask) + 1, p))
+  t[k] = r
+  return r
+}
+
+/** [lower, upper) of a bucket by its key (upper exclusive; for negatives, lower is exclusive). */
+export function bucketBounds (key: number, p: number): [number, number] {
+  if (key === kZeroKey) return [0, 0]
+  const mask = (1 << p) - 1
+  const k = key < 0 ? -1 - key : key
+  const lo = boundOf(k >>> p, k & mask, p)
+  const up = boundOf(k >>> p, (k & mask) + 1, p)
+  return key < 0 ? [-up, -lo] : [lo, up]
+}
+
+/**
+ * Length of the bucket's published value as JSON (what `String(value)` gives), from a table:
+ * converting a double to its shortest string is the costliest step of sizing a datum, and a
+ * bucket's value never changes.
+ */
+export function valueLength (key: number, p: number): number {
+  if (key === kZeroKey) return 1
+  let t = kLenTables.get(p)
+  if (t === undefined) { t = new Uint8Array(2048 << p); kLenTables.set(p, t) }
+  const k = key < 0 ? -1 - key : key
+  let n = t[k]
+  if (n === 0) {
+    const reps = repTable(p)
+    let r = reps[k]
+    if (r !== r) r = fillRep(reps, k, p)
+    n = String(r).length
+    t[k] = n
+  }
+  return key < 0 ? n + 1 : n
+}
+
 /** One populated bucket, in ascending value order. */
 export interface Bucket {
   /** The value published for the bucket, inside [lower, upper). */
@@ -181,34 +235,52 @@ export class Aggregate {
   /** The exact Sum as one double. */
   get total (): number { return this.sum + this.sumErr }
 
-  /** Populated buckets in ascending order of value: negatives, zero, positives. */
-  buckets (): Bucket[] {
-    const out: Bucket[] = []
+  /**
+   * The populated buckets in ascending order of value (negatives, zero, positives) as
+   * parallel arrays: no object per bucket, since a seal walks every bucket of every series.
+   * `keys` identify buckets for {@link bucketBounds} and {@link valueLength}: `(e << p) | j`
+   * for positive buckets, `-1 - ((e << p) | j)` for negative ones, and `kZeroKey` for zero.
+   * Bucket values come from a per-precision table: a bucket's value never changes.
+   */
+  distribution (): Distribution {
+    const d: Distribution = { values: [], counts: [], keys: [] }
     const p = this.precisionBits
+    const reps = repTable(p)
     for (let i = this.#neg.length - 1; i >= 0; i--) {
       const c = this.#neg[i]
       if (c === undefined) continue
-      const e = this.#negBase + i
+      const base = (this.#negBase + i) << p
       for (let j = c.length - 1; j >= 0; j--) {
         if (c[j] === 0) continue
-        const lo = boundOf(e, j, p)
-        const up = boundOf(e, j + 1, p)
-        out.push({ value: -representative(lo, up), lower: -up, upper: -lo, count: c[j] })
+        const k = base | j
+        let r = reps[k]
+        if (r !== r) r = fillRep(reps, k, p)
+        d.values.push(-r); d.counts.push(c[j]); d.keys.push(-1 - k)
       }
     }
-    if (this.zero > 0) out.push({ value: 0, lower: 0, upper: 0, count: this.zero })
+    if (this.zero > 0) { d.values.push(0); d.counts.push(this.zero); d.keys.push(kZeroKey) }
     for (let i = 0; i < this.#pos.length; i++) {
       const c = this.#pos[i]
       if (c === undefined) continue
-      const e = this.#posBase + i
+      const base = (this.#posBase + i) << p
       for (let j = 0; j < c.length; j++) {
         if (c[j] === 0) continue
-        const lo = boundOf(e, j, p)
-        const up = boundOf(e, j + 1, p)
-        out.push({ value: representative(lo, up), lower: lo, upper: up, count: c[j] })
+        const k = base | j
+        let r = reps[k]
+        if (r !== r) r = fillRep(reps, k, p)
+        d.values.push(r); d.counts.push(c[j]); d.keys.push(k)
       }
     }
-    return out
+    return d
+  }
+
+  /** Populated buckets in ascending order of value: negatives, zero, positives. */
+  buckets (): Bucket[] {
+    const d = this.distribution()
+    return d.values.map((value, i) => {
+      const [lower, upper] = bucketBounds(d.keys[i], this.precisionBits)
+      return { value, lower, upper, count: d.counts[i] }
+    })
   }
 
   /** Number of populated buckets. */

@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Aggregate, relativeErrorBound } from '../../src/store/aggregate.js'
 import { encodeAggregate } from '../../src/encode/put-metric-data.js'
+import { datumBytes } from '../../src/encode/batcher.js'
 import { createAggregator, inMemorySink, ManualClock } from '../../src/index.js'
 
 const value = fc.oneof(
@@ -58,6 +59,8 @@ describe('aggregate properties', () => {
         expect(d.Values.length).toBe(d.Counts.length)
         for (const v of d.Values) { expect(v).toBeGreaterThanOrEqual(s.Minimum); expect(v).toBeLessThanOrEqual(s.Maximum) }
         expect(s.SampleCount).toBe(d.Counts.reduce((x, y) => x + y, 0))
+        // the size the encoder attached is the size of the JSON the SDK sends
+        expect(datumBytes(d)).toBe(JSON.stringify({ ...d, Timestamp: d.Timestamp.getTime() / 1000 }).length)
         count += s.SampleCount; sum += s.Sum
       }
       expect(count).toBe(a.count)

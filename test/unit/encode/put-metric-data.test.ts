@@ -96,3 +96,16 @@ describe('batchDatums', () => {
     expect(datumBytes(d)).toBe(JSON.stringify({ ...d, Timestamp: t0 / 1000 }).length)
   })
 })
+
+describe('datumBytes', () => {
+  it('equals the JSON the SDK sends, for any datum', async () => {
+    const fc = (await import('fast-check')).default
+    const str = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map(c => String.fromCharCode(c)), minLength: 1, maxLength: 30 })
+    const num = fc.double({ min: -1e300, max: 1e300, noNaN: true })   // datums only ever carry finite numbers
+    fc.assert(fc.property(str, fc.array(fc.tuple(str, str), { maxLength: 10 }), fc.integer({ min: 0, max: 2 ** 42 }), fc.array(fc.tuple(num, num), { maxLength: 20 }), num, (name, dims, ts, vc, x) => {
+      const d: MetricDatum = { MetricName: name, Dimensions: dims.map(([n, v]) => ({ Name: n, Value: v })), Timestamp: new Date(ts), Unit: 'Bytes/Second', StorageResolution: 60,
+        StatisticValues: { SampleCount: Math.abs(x), Sum: x, Minimum: x / 3, Maximum: x * 7 }, Values: vc.map(p => p[0]), Counts: vc.map(p => p[1]) }
+      expect(datumBytes(d)).toBe(JSON.stringify({ ...d, Timestamp: d.Timestamp.getTime() / 1000 }).length)
+    }), { numRuns: 500 })
+  })
+})
