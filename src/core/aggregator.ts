@@ -683,8 +683,9 @@ export class Aggregator extends EventEmitter {
     const { p, late, remaining } = job
     this.#periodsSealed++
     const report: SealedSeries[] | null = this.listenerCount('seal') > 0 || this.#keepSealed > 0 ? [] : null
+    // Datums wait here across slices until they fill a request, so slicing costs no extra requests.
+    const byNs = new Map<string, MetricDatum[]>()
     while (remaining.size > 0) {
-      const byNs = new Map<string, MetricDatum[]>()
       let n = 0
       const sliceStart = performance.now()
       for (const [s, a] of remaining) {
@@ -700,10 +701,20 @@ export class Aggregator extends EventEmitter {
         }
         a.release()
       }
+      const last = remaining.size === 0
       const batches: DatumBatch[] = []
-      for (const [ns, datums] of byNs) for (const b of batchDatums(ns, datums, this.sink.maxDatumsPerBatch, this.sink.maxBatchBytes)) batches.push(b)
+      for (const [ns, datums] of byNs) {
+        const bs = batchDatums(ns, datums, this.sink.maxDatumsPerBatch, this.sink.maxBatchBytes)
+        // Keep the last, possibly partial, request for the next slice unless this was the last
+        // slice — or a spool is set: then everything taken out of `remaining` (and so out of
+        // the checkpoint) must reach the journal in the same slice.
+        const keep = last || this.#spool !== undefined ? undefined : bs.pop()
+        for (const b of bs) batches.push(b)
+        if (keep === undefined) byNs.delete(ns)
+        else byNs.set(ns, keep.datums)
+      }
       this.#publisher.enqueue(batches)
-      if (remaining.size > 0) {
+      if (!last) {
         if (this.#spool === undefined && this.#publisher.stats.bytesQueued > this.options.maxQueuedBytes / 2) {
           await this.#publisher.whenBelow(this.options.maxQueuedBytes / 2, 1_000)
         } else {
