@@ -34,27 +34,47 @@ export function relativeErrorBound (p: number): number {
   return w / (2 + w)
 }
 
-type Chunks = Array<Float64Array | undefined>
+/**
+ * A chunk holds the 2^p sub-bucket counts of one octave. Counts are Uint32 while every weight
+ * is a whole number (the usual case: a chunk is then 256 bytes at p = 6) and Float64 once a
+ * fractional weight arrives (a StatsD sample rate of 0.3 weighs 3.33…); see `#promote`.
+ */
+type Chunk = Uint32Array | Float64Array
+type Chunks = Array<Chunk | undefined>
 
-/** A free list of cleared chunks, so that rolling a minute does not churn the GC. */
+/**
+ * Chunks are carved out of shared 256 KB slabs (a typed array of its own costs ~190 bytes of
+ * overhead, a view on a slab ~100) and recycled through free lists, so that rolling a minute
+ * neither churns the GC nor returns memory the next minute needs again.
+ */
 class ChunkPool {
-  readonly #free = new Map<number, Float64Array[]>()
-  #pooled = 0
-  static readonly kMaxPooled = 4096
-  take (size: number): Float64Array {
-    const list = this.#free.get(size)
-    const c = list?.pop()
-    if (c !== undefined) { this.#pooled--; return c }
-    return new Float64Array(size)
+  readonly #free = new Map<number, Chunk[]>()
+  #pooledBytes = 0
+  #slab: ArrayBuffer | null = null
+  #slabOff = 0
+  static readonly kSlabBytes = 256 * 1024
+  static readonly kMaxPooledBytes = 512 * 1024 * 1024
+
+  take (float: boolean, size: number): Chunk {
+    const key = float ? -size : size
+    const c = this.#free.get(key)?.pop()
+    if (c !== undefined) { this.#pooledBytes -= c.byteLength; return c }
+    const bytes = size * (float ? 8 : 4)
+    if (bytes > ChunkPool.kSlabBytes) return float ? new Float64Array(size) : new Uint32Array(size)
+    if (this.#slab === null || this.#slabOff + bytes > ChunkPool.kSlabBytes) { this.#slab = new ArrayBuffer(ChunkPool.kSlabBytes); this.#slabOff = 0 }
+    const off = this.#slabOff
+    this.#slabOff += bytes
+    return float ? new Float64Array(this.#slab, off, size) : new Uint32Array(this.#slab, off, size)
   }
 
-  give (c: Float64Array): void {
-    if (this.#pooled >= ChunkPool.kMaxPooled) return
+  give (c: Chunk): void {
+    if (this.#pooledBytes >= ChunkPool.kMaxPooledBytes) return
     c.fill(0)
-    let list = this.#free.get(c.length)
-    if (list === undefined) { list = []; this.#free.set(c.length, list) }
+    const key = c instanceof Float64Array ? -c.length : c.length
+    let list = this.#free.get(key)
+    if (list === undefined) { list = []; this.#free.set(key, list) }
     list.push(c)
-    this.#pooled++
+    this.#pooledBytes += c.byteLength
   }
 }
 const kPool = new ChunkPool()
@@ -142,6 +162,8 @@ export class Aggregate {
   #posBase = 0
   #neg: Chunks = []
   #negBase = 0
+  /** Counts are Float64 (a fractional weight was seen) rather than Uint32. */
+  #float = false
 
   constructor (precisionBits = kDefaultPrecisionBits) {
     this.precisionBits = precisionBits
@@ -151,6 +173,9 @@ export class Aggregate {
 
   /** Records `v` with weight `w`. The caller has validated both (finite, in range, w > 0). */
   add (v: number, w: number): void {
+    // Whole weights up to 2^16 keep Uint32 counts (a bucket then overflows only past 4.29
+    // billion samples in one minute); anything else switches this aggregate to Float64.
+    if (w !== 1 && !this.#float && !(w <= 0xFFFF && w === Math.floor(w))) this.#promote()
     this.count += w
     const x = v * w
     const s = this.sum + x
@@ -184,7 +209,7 @@ export class Aggregate {
   }
 
   /** The chunk of octave `e`, allocated (and the window grown) when missing. */
-  #chunkFor (negative: boolean, e: number): Float64Array {
+  #chunkFor (negative: boolean, e: number): Chunk {
     let chunks = negative ? this.#neg : this.#pos
     let base = negative ? this.#negBase : this.#posBase
     if (chunks.length === 0) {
@@ -197,15 +222,32 @@ export class Aggregate {
     const i = e - base
     while (chunks.length <= i) chunks.push(undefined)
     let c = chunks[i]
-    if (c === undefined) { c = kPool.take(this.#size); chunks[i] = c }
+    if (c === undefined) { c = kPool.take(this.#float, this.#size); chunks[i] = c }
     if (negative) { this.#neg = chunks; this.#negBase = base } else { this.#pos = chunks; this.#posBase = base }
     return c
+  }
+
+  /** Switches the counts to Float64 (once): copies every chunk into a Float64 one. */
+  #promote (): void {
+    if (this.#float) return
+    this.#float = true
+    for (const chunks of [this.#pos, this.#neg]) {
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i]
+        if (c === undefined) continue
+        const f = kPool.take(true, this.#size)
+        f.set(c)
+        kPool.give(c)
+        chunks[i] = f
+      }
+    }
   }
 
   /** Adds everything of `o` into this aggregate. Exact: counts add, min/max compare, sums add as pairs. */
   merge (o: Aggregate): void {
     if (o.precisionBits !== this.precisionBits) throw new RangeError('cannot merge aggregates of different precision')
     if (o.count === 0) return
+    if (o.#float) this.#promote()
     this.count += o.count
     this.#addSum(o.sum)
     this.sumErr += o.sumErr
@@ -321,6 +363,7 @@ export class Aggregate {
     for (const c of this.#neg) if (c !== undefined) kPool.give(c)
     this.#pos = []
     this.#neg = []
+    this.#float = false
     this.count = 0; this.sum = 0; this.sumErr = 0; this.min = Infinity; this.max = -Infinity; this.zero = 0
   }
 
@@ -357,6 +400,10 @@ export class Aggregate {
 
   /** Merges a packed aggregate (same precision) found at `off`; returns the offset after it. */
   mergePacked (buf: Float64Array, off: number): number {
+    if (!this.#float) {
+      const end = Aggregate.skipPacked(buf, off, this.precisionBits)
+      if (!wholeCounts(buf, off, end, this.#size)) this.#promote()
+    }
     const count = buf[off++]; const sum = buf[off++]; const sumErr = buf[off++]
     const min = buf[off++]; const max = buf[off++]; const zero = buf[off++]
     this.count += count
@@ -397,6 +444,7 @@ export class Aggregate {
   /** Rebuilds an aggregate from {@link toJSON}'s form. */
   static fromJSON (d: AggregateData): Aggregate {
     const a = new Aggregate(d.p)
+    if ([...d.pos, ...d.neg].some(([, arr]) => arr.some(x => x !== Math.floor(x) || x > 0xFFFFFFFF))) a.#promote()
     a.count = d.count; a.sum = d.sum; a.sumErr = d.sumErr; a.min = d.min; a.max = d.max; a.zero = d.zero
     for (const [e, arr] of d.pos) a.#chunkFor(false, e).set(arr)
     for (const [e, arr] of d.neg) a.#chunkFor(true, e).set(arr)
@@ -415,6 +463,21 @@ export interface AggregateData {
   zero: number
   pos: Array<[number, number[]]>
   neg: Array<[number, number[]]>
+}
+
+/** True when every bucket count of the packed aggregate in buf[off, end) fits a Uint32. */
+function wholeCounts (buf: Float64Array, off: number, end: number, size: number): boolean {
+  if (buf[off + 5] !== Math.floor(buf[off + 5])) return false   // the zero count
+  off += 6
+  for (let side = 0; side < 2 && off < end; side++) {
+    const n = buf[off++]
+    for (let k = 0; k < n; k++) {
+      off++   // octave
+      for (let j = 0; j < size; j++) { const x = buf[off + j]; if (x !== Math.floor(x) || x > 0xFFFFFFFF) return false }
+      off += size
+    }
+  }
+  return true
 }
 
 /** The lower bound of sub-bucket `j` of octave `e` (j may equal 2^p: the next octave's start). */

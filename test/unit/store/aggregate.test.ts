@@ -97,3 +97,32 @@ describe('Aggregate', () => {
     expect(a.buckets()).toHaveLength(1)
   })
 })
+
+describe('Aggregate counts', () => {
+  it('switches to Float64 counts at the first fractional weight without losing what it had', () => {
+    const a = new Aggregate()
+    for (let i = 0; i < 100; i++) a.add(10, 1)
+    a.add(10, 10 / 3)
+    a.add(20, 1.5)
+    const b = a.buckets()
+    expect(b.map(x => x.count)).toEqual([100 + 10 / 3, 1.5])
+    expect(a.count).toBe(100 + 10 / 3 + 1.5)
+  })
+  it('merges a fractional aggregate into a whole one, directly and packed', () => {
+    const whole = new Aggregate(); whole.add(5, 2)
+    const frac = new Aggregate(); frac.add(5, 0.25)
+    const viaPack = new Aggregate(); viaPack.add(5, 2)
+    const buf = new Float64Array(frac.packedLength()); frac.packInto(buf, 0)
+    viaPack.mergePacked(buf, 0)
+    whole.merge(frac)
+    expect(whole.buckets()[0].count).toBe(2.25)
+    expect(viaPack.buckets()[0].count).toBe(2.25)
+    const fromJson = Aggregate.fromJSON(frac.toJSON())
+    expect(fromJson.buckets()[0].count).toBe(0.25)
+  })
+  it('keeps large whole weights exact', () => {
+    const a = new Aggregate()
+    a.add(1, 1e6); a.add(1, 70_000); a.add(1, 3)
+    expect(a.buckets()[0].count).toBe(1_070_003)
+  })
+})
