@@ -2,9 +2,12 @@
  * The sidecar's settings: each a flag and a MINUTELY_* variable (flags win), with a default
  * and a line of help. One table drives parseArgs, the environment and --help.
  */
+import { readFileSync } from 'node:fs'
 import { ConfigError } from '../errors.js'
+import { isStandardUnit, kStandardUnits } from '../limits.js'
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'list'
+/** `port`: an integer 0..65535 (0: any free port) or `off` (resolved to false). `map`: `k=v,k2=v2` (resolved to an object). */
+export type SettingType = 'string' | 'integer' | 'boolean' | 'list' | 'port' | 'map'
 
 export interface Setting {
   flag: string
@@ -30,9 +33,17 @@ export const kSettings: Setting[] = [
   { flag: 'precision-bits', env: 'MINUTELY_PRECISION_BITS', type: 'integer', default: 6, help: 'histogram precision: 6 → percentiles within 0.78%, 7 → 0.39%' },
   { flag: 'max-body-bytes', env: 'MINUTELY_MAX_BODY_BYTES', type: 'integer', default: 1048576, help: 'largest HTTP body accepted' },
   { flag: 'close-timeout-ms', env: 'MINUTELY_CLOSE_TIMEOUT_MS', type: 'integer', default: 10000, help: 'on SIGTERM, how long to spend publishing before exit' },
+  { flag: 'statsd-port', env: 'MINUTELY_STATSD_PORT', type: 'port', default: 8125, help: 'StatsD/DogStatsD UDP port on --bind (0: any free port; off: none)' },
+  { flag: 'statsd-socket', env: 'MINUTELY_STATSD_SOCKET', type: 'string', help: 'also listen for StatsD on this Unix datagram socket path (needs the optional package unix-dgram)' },
+  { flag: 'statsd-units', env: 'MINUTELY_STATSD_UNITS', type: 'map', help: 'CloudWatch unit per StatsD metric, e.g. ModelLatency=Microseconds,OverheadLatency=Microseconds (ms timers are Milliseconds otherwise)' },
+  { flag: 'emf-port', env: 'MINUTELY_EMF_PORT', type: 'port', default: 25888, help: 'EMF agent port, TCP and UDP, on --bind (aws-embedded-metrics Agent mode; 0: any free port; off: none)' },
+  { flag: 'ingest-threads', env: 'MINUTELY_INGEST_THREADS', type: 'integer', default: 0, help: 'worker threads parsing StatsD/EMF (0: one per core beyond the first, 1..4)' },
+  { flag: 'udp-recv-buffer-bytes', env: 'MINUTELY_UDP_RECV_BUFFER_BYTES', type: 'integer', default: 16777216, help: 'UDP receive buffer asked of the kernel (capped by net.core.rmem_max)' },
+  { flag: 'max-datagram-bytes', env: 'MINUTELY_MAX_DATAGRAM_BYTES', type: 'integer', default: 65535, help: 'larger StatsD/EMF datagrams are rejected (too_large)' },
+  { flag: 'config', env: 'MINUTELY_CONFIG', type: 'string', help: 'JSON file of settings, keyed by flag name ({"statsd-units": {"ModelLatency": "Microseconds"}}); flags and variables win' },
 ]
 
-export type Settings = Record<string, string | number | boolean | string[] | undefined>
+export type Settings = Record<string, string | number | boolean | string[] | Record<string, string> | undefined>
 
 function camel (flag: string): string { return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) }
 
@@ -43,16 +54,71 @@ export function parseArgsOptions (settings: Setting[]): Record<string, { type: '
   return o
 }
 
-/** Resolves settings from parsed flags, then the environment, then defaults. Throws a ConfigError naming the flag. */
+/** Reads the `--config` JSON file: an object keyed by flag name. */
+function readConfigFile (path: string, settings: Setting[]): Record<string, unknown> {
+  let doc: unknown
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(`--config ${path}: ${(err as Error).message}`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`--config ${path}: must hold a JSON object keyed by flag name`, 'METRICS_ERR_INVALID_OPTION')
+  const known = new Set(settings.map(s => s.flag))
+  for (const k of Object.keys(doc)) {
+    if (!known.has(k) || k === 'config') throw new ConfigError(`--config ${path}: unknown setting ${JSON.stringify(k)}; keys are flag names such as "statsd-units"`, 'METRICS_ERR_INVALID_OPTION')
+  }
+  return doc as Record<string, unknown>
+}
+
+/** Parses `Name=Unit,Name2=Unit2` (or an object from a config file) into a unit map. */
+function parseUnitMap (raw: unknown, from: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>
+  let pairs: Array<[string, unknown]>
+  if (typeof raw === 'string') {
+    pairs = raw.split(',').map(x => x.trim()).filter(x => x !== '').map(x => {
+      const i = x.lastIndexOf('=')
+      if (i <= 0) throw new ConfigError(`${from}: expected Name=Unit pairs separated by commas; got ${JSON.stringify(x)}`, 'METRICS_ERR_INVALID_OPTION')
+      return [x.slice(0, i).trim(), x.slice(i + 1).trim()]
+    })
+  } else if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    pairs = Object.entries(raw)
+  } else {
+    throw new ConfigError(`${from}: expected Name=Unit pairs or an object of name → unit`, 'METRICS_ERR_INVALID_OPTION')
+  }
+  for (const [name, unit] of pairs) {
+    if (typeof unit !== 'string' || !isStandardUnit(unit)) throw new ConfigError(`${from}: ${JSON.stringify(unit)} (for ${name}) is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}`, 'METRICS_ERR_INVALID_OPTION')
+    out[name] = unit
+  }
+  return out
+}
+
+/**
+ * Resolves settings from parsed flags, then the environment, then the `--config` file, then
+ * defaults. Throws a ConfigError naming the flag.
+ */
 export function resolveSettings (settings: Setting[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Settings {
   const out: Settings = {}
+  const hasConfig = settings.some(s => s.flag === 'config')
+  const configPath = hasConfig ? (flags.config ?? (env.MINUTELY_CONFIG !== '' ? env.MINUTELY_CONFIG : undefined)) as string | undefined : undefined
+  const file = configPath !== undefined ? readConfigFile(configPath, settings) : {}
   for (const s of settings) {
     let raw: unknown = flags[s.flag]
     let from = `--${s.flag}`
     if (raw === undefined && env[s.env] !== undefined && env[s.env] !== '') { raw = env[s.env]; from = s.env }
+    if (raw === undefined && file[s.flag] !== undefined) { raw = file[s.flag]; from = `${s.flag} in ${configPath}` }
     const key = camel(s.flag)
-    if (raw === undefined) { out[key] = s.type === 'list' ? [] : s.default; continue }
+    if (raw === undefined) { out[key] = s.type === 'list' ? [] : s.type === 'map' ? {} : s.default; continue }
     switch (s.type) {
+      case 'port': {
+        if (raw === false || /^(off|none|false|no)$/i.test(String(raw))) { out[key] = false; break }
+        const n = Number(raw)
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${from} must be a port 0..65535 (0: any free port) or off; got ${JSON.stringify(raw)}`, 'METRICS_ERR_INVALID_OPTION')
+        out[key] = n
+        break
+      }
+      case 'map':
+        out[key] = parseUnitMap(raw, from)
+        break
       case 'integer': {
         const n = Number(raw)
         if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${from} must be a non-negative integer; got ${JSON.stringify(raw)}`, 'METRICS_ERR_INVALID_OPTION')
@@ -79,7 +145,7 @@ export function resolveSettings (settings: Setting[], flags: Record<string, unkn
 export function helpText (command: string, summary: string, settings: Setting[]): string {
   const lines = [`usage: minutely ${command} [options]`, '', summary, '', 'options (each also as an environment variable):']
   for (const s of settings) {
-    const flag = `--${s.flag}${s.type === 'boolean' ? '' : ' <' + (s.type === 'integer' ? 'n' : 'value') + '>'}`
+    const flag = `--${s.flag}${s.type === 'boolean' ? '' : ' <' + (s.type === 'integer' ? 'n' : s.type === 'port' ? 'port|off' : s.type === 'map' ? 'k=v,...' : 'value') + '>'}`
     const def = s.default !== undefined ? ` (default ${String(s.default)})` : ''
     lines.push(`  ${flag.padEnd(34)} ${s.help}${def}`, `  ${''.padEnd(34)} ${s.env}`)
   }

@@ -114,11 +114,19 @@ interface Compiled {
   tagCacheSize: number
   nameCache: Map<string, NameSlot>
   nameCacheSize: number
-  // One-entry memos in front of the maps: consecutive lines from one client usually repeat the
-  // name and the tags, and `===` against the last one is cheaper than hashing a fresh slice.
-  lastName: NameSlot
-  lastTags: TagSlot
+  // Direct-mapped tables in front of the maps, indexed by a hash of at most 16 characters read
+  // in place: a hit costs those reads, a slice and one `===` (a native compare; the slice
+  // dies young), but no hash of the whole string as Map.get on a fresh slice does. A miss or
+  // a collision falls back to the maps and takes the table slot. On 20-line DogStatsD
+  // datagrams this took parsing from ~285 to ~225 ns a line (startsWith(x, pos) instead of
+  // slice + === was slower than the maps).
+  nameTable: Array<NameSlot | undefined>
+  tagTable: Array<TagSlot | undefined>
 }
+
+/** Slots of the direct-mapped tables (a power of two). */
+const kTableSize = 1024
+const kTableMask = kTableSize - 1
 
 const compiledByOptions = new WeakMap<StatsdParseOptions, Compiled>()
 
@@ -149,9 +157,8 @@ function compile (options: StatsdParseOptions): Compiled {
     tagCacheSize: size(options.tagCacheSize),
     nameCache: new Map(),
     nameCacheSize: size(options.nameCacheSize),
-    // Empty strings never match: an empty name or tags field is handled before any lookup.
-    lastName: { name: '', unit: undefined },
-    lastTags: { tags: '', entry: kNoDims },
+    nameTable: new Array<NameSlot | undefined>(kTableSize).fill(undefined),
+    tagTable: new Array<TagSlot | undefined>(kTableSize).fill(undefined),
   }
   compiledByOptions.set(options, c)
   return c
@@ -297,9 +304,7 @@ function parseLine (s: string, start: number, end: number, pipe: number, colon: 
       if (seenTags) { reject(receiver, 'malformed', lineNo, 'the tags field "|#" appears twice: put all tags in one', s, start, end); return }
       seenTags = true
       if (fe > fs + 1) {
-        // slice + === is cheaper than startsWith(x, position) in V8, and the slice dies young.
-        const tags = s.slice(fs + 1, fe)
-        const entry = tags === c.lastTags.tags ? c.lastTags.entry : tagsFor(tags, c)
+        const entry = tagsAt(s, fs + 1, fe, c)
         if (typeof entry === 'string') {
           reject(receiver, 'dimension_invalid', lineNo, entry, s, start, end)
           return
@@ -360,9 +365,8 @@ function parseLine (s: string, start: number, end: number, pipe: number, colon: 
   }
 
   // --- emit ---
-  const raw = s.slice(start, colon)
   // The slot's name is detached from the datagram: it is what the receiver gets and may keep.
-  const slot = raw === c.lastName.name ? c.lastName : nameFor(raw, c)
+  const slot = nameAt(s, start, colon, c)
   const name = slot.name
   let unit = slot.unit
   if (unit === undefined) unit = c.typeUnits[type]
@@ -485,21 +489,74 @@ function parseNumber (s: string, a: number, b: number): number {
   return Number(s.slice(a, b))
 }
 
-/** Looks up (or parses and caches) the dimensions for one tags string. */
-function tagsFor (raw: string, c: Compiled): TagEntry {
+/**
+ * A hash of `s[a, b)` from its length and at most 16 of its characters (four runs of four, at
+ * the start, a quarter, the middle and the end): names and tag lists differ in their length or
+ * somewhere in those runs. Equal strings always hash equal; a collision only costs a map lookup.
+ */
+function sampleHash (s: string, a: number, b: number): number {
+  const n = b - a
+  let h = n
+  if (n < 8) {
+    for (let i = a; i < b; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  } else {
+    // Up to 16 characters the four runs overlap and cover every character.
+    const q = a + (n >> 2)
+    const m = a + (n >> 1)
+    h = Math.imul(h ^ (s.charCodeAt(a) | (s.charCodeAt(a + 1) << 16)), 0x01000193)
+    h = Math.imul(h ^ (s.charCodeAt(a + 2) | (s.charCodeAt(a + 3) << 16)), 0x01000193)
+    h = Math.imul(h ^ (s.charCodeAt(q) | (s.charCodeAt(q + 1) << 16)), 0x01000193)
+    h = Math.imul(h ^ (s.charCodeAt(q + 2) | (s.charCodeAt(q + 3) << 16)), 0x01000193)
+    h = Math.imul(h ^ (s.charCodeAt(m) | (s.charCodeAt(m + 1) << 16)), 0x01000193)
+    h = Math.imul(h ^ (s.charCodeAt(m + 2) | (s.charCodeAt(m + 3) << 16)), 0x01000193)
+    h = Math.imul(h ^ (s.charCodeAt(b - 4) | (s.charCodeAt(b - 3) << 16)), 0x01000193)
+    h = Math.imul(h ^ (s.charCodeAt(b - 2) | (s.charCodeAt(b - 1) << 16)), 0x01000193)
+  }
+  // murmur3's finalizer: multiplication only carries upwards, so fold the high bits down.
+  h = Math.imul(h ^ (h >>> 16), 0x85EBCA6B)
+  h = Math.imul(h ^ (h >>> 13), 0xC2B2AE35)
+  return (h ^ (h >>> 16)) & kTableMask
+}
+
+/** The dimensions of the tags field `s[a, b)`: from the table, else the map, else parsed. */
+function tagsAt (s: string, a: number, b: number, c: Compiled): TagEntry {
+  const h = sampleHash(s, a, b)
+  const hit = c.tagTable[h]
+  // slice + === (a native compare, the slice dies young) is cheaper than startsWith(x, a) in V8.
+  const raw = s.slice(a, b)
+  if (hit !== undefined && hit.tags === raw) return hit.entry
+  const slot = tagsFor(raw, c)
+  if (slot === undefined) return parseTags(detach(raw), c.bareTagValue)
+  c.tagTable[h] = slot
+  return slot.entry
+}
+
+/** The name slot of the metric name `s[a, b)`: from the table, else the map, else made. */
+function nameAt (s: string, a: number, b: number, c: Compiled): NameSlot {
+  const h = sampleHash(s, a, b)
+  const hit = c.nameTable[h]
+  const raw = s.slice(a, b)
+  if (hit !== undefined && hit.name === raw) return hit
+  const slot = nameFor(raw, c)
+  if (c.nameCacheSize !== 0) c.nameTable[h] = slot
+  return slot
+}
+
+/** Looks up (or parses and caches) the dimensions for one tags string; undefined when caching is off. */
+function tagsFor (raw: string, c: Compiled): TagSlot | undefined {
   let slot = c.tagCache.get(raw)
   if (slot === undefined) {
+    if (c.tagCacheSize === 0) return undefined
     const tags = detach(raw)
     // Dimension names and values are slices of the detached copy, so they pin nothing else.
     slot = { tags, entry: parseTags(tags, c.bareTagValue) }
-    if (c.tagCacheSize === 0) return slot.entry
     // Clearing at the cap bounds memory against a sender that varies tags on every line;
     // identical tag strings are the norm, so the cache refills at once with the live ones.
+    // The direct-mapped table holds at most kTableSize more.
     if (c.tagCache.size >= c.tagCacheSize) c.tagCache.clear()
     c.tagCache.set(tags, slot)
   }
-  c.lastTags = slot
-  return slot.entry
+  return slot
 }
 
 /** Looks up (or detaches, resolves the unit of, and caches) one metric name. */
@@ -512,7 +569,6 @@ function nameFor (raw: string, c: Compiled): NameSlot {
     if (c.nameCache.size >= c.nameCacheSize) c.nameCache.clear()
     c.nameCache.set(name, slot)
   }
-  c.lastName = slot
   return slot
 }
 

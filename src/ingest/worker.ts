@@ -4,6 +4,7 @@
  * most the batch it was working on, and the pool counts that batch.
  */
 import { workerData } from 'node:worker_threads'
+import { move, transferableSymbol, valueSymbol } from 'piscina'
 import { PartialStore, type PackedPartial } from '../store/partial.js'
 import { parseStatsd, type StatsdParseOptions } from './statsd.js'
 import { parseEmf, type EmfParseOptions } from './emf.js'
@@ -29,8 +30,25 @@ const statsdOptions: StatsdParseOptions = wd.statsd ?? {}
 const emfOptions: EmfParseOptions = wd.emf ?? {}
 const store = new PartialStore(wd.precisionBits ?? 6)
 
-/** Parses one batch. */
-export default function ingest (task: IngestTask): PackedPartial {
+/** What a task returns: the packed partial, and the batch buffer back for reuse. */
+export interface IngestResult {
+  partial: PackedPartial
+  buf: Uint8Array
+}
+
+/**
+ * Parses one batch. The result moves back to the main thread without copying the bulk: the
+ * packed aggregates' Float64Array and the batch buffer (which the pool reuses) are transferred.
+ */
+export default function ingest (task: IngestTask): IngestResult {
+  const partial = parse(task)
+  const result: IngestResult = { partial, buf: task.buf }
+  const transfer: ArrayBuffer[] = [task.buf.buffer as ArrayBuffer]
+  if (partial.data.byteLength > 0) transfer.push(partial.data.buffer as ArrayBuffer)
+  return move({ [transferableSymbol]: transfer, [valueSymbol]: result }) as unknown as IngestResult
+}
+
+function parse (task: IngestTask): PackedPartial {
   const { buf, length } = task
   store.nowMs = task.nowMs
   const view = new DataView(buf.buffer, buf.byteOffset, length)
