@@ -134,6 +134,27 @@ const kSealSliceMs = 8
 interface TrieNode {
   handle: SeriesHandle | undefined
   next: Map<string, Map<string, TrieNode>> | undefined
+  /**
+   * Memos of record()'s lookup, valid while `gen` equals the engine's trie generation (bumped
+   * by every eviction). The last step taken from this node: key `k` led to map `m`, and value
+   * `v` under key `vk` led to node `n`; consecutive calls from one call site take the same
+   * keys in the same order, and `===` on those strings is a pointer compare, not a hash.
+   */
+  gen: number
+  k: string | undefined
+  m: Map<string, TrieNode> | undefined
+  vk: string | undefined
+  v: string | undefined
+  n: TrieNode | undefined
+  /** A dims object seen twice in a row from this (metric) node, its keys and values, and where they lead. */
+  seen: object | undefined
+  memo: object | undefined
+  memoKv: string[] | undefined
+  memoHandle: SeriesHandle | undefined
+}
+
+function trieNode (gen: number): TrieNode {
+  return { handle: undefined, next: undefined, gen, k: undefined, m: undefined, vk: undefined, v: undefined, n: undefined, seen: undefined, memo: undefined, memoKv: undefined, memoHandle: undefined }
 }
 
 const kAllReasons: RejectReason[] = ['not_a_number', 'not_finite', 'value_out_of_range', 'count_invalid', 'timestamp_too_old',
@@ -413,16 +434,52 @@ export class Aggregator extends EventEmitter {
     let node = root.get(metric)
     if (node === undefined) return undefined
     if (dims !== undefined && dims !== null) {
-      for (const k in dims) {
-        const m: Map<string, TrieNode> | undefined = node.next?.get(k)
-        if (m === undefined) return undefined
-        const n: TrieNode | undefined = m.get(dims[k])
-        if (n === undefined) return undefined
-        node = n
+      const gen = this.#trieGen
+      const start = node
+      // The same object as last time, still with the same keys and values in the same order:
+      // no hashing at all (a reused dims object, the common case in a request handler).
+      if (start.memo === dims && start.gen === gen) {
+        const kv = start.memoKv!
+        let i = 0
+        for (const k in dims) {
+          if (k !== kv[i] || dims[k] !== kv[i + 1]) { i = -1; break }
+          i += 2
+        }
+        if (i === kv.length) return start.memoHandle
       }
+      for (const k in dims) {
+        let m: Map<string, TrieNode> | undefined
+        if (node.k === k && node.gen === gen) {
+          m = node.m
+        } else {
+          m = node.next?.get(k)
+          if (m === undefined) return undefined
+          node.k = k; node.m = m; node.vk = undefined; node.gen = gen
+        }
+        const v = dims[k]
+        let n: TrieNode | undefined
+        if (node.v === v && node.vk === k) {
+          n = node.n
+        } else {
+          n = m!.get(v)
+          if (n === undefined) return undefined
+          node.v = v; node.vk = k; node.n = n
+        }
+        node = n!
+      }
+      // Seen twice in a row: remember it (never for fresh objects, which would only churn).
+      if (start.seen === dims && node.handle !== undefined) {
+        const kv: string[] = []
+        for (const k in dims) kv.push(k, dims[k])
+        start.memo = dims; start.memoKv = kv; start.memoHandle = node.handle; start.gen = gen
+      }
+      start.seen = dims
     }
     return node.handle
   }
+
+  /** Bumped by every eviction: invalidates the lookup memos of every trie node at once. */
+  #trieGen = 0
 
   /** The slow path of record(): validate, register, and cache the path in the trie. */
   #resolve (metric: string, dims: Readonly<Record<string, string>> | undefined, unit: StandardUnit | undefined,
@@ -432,7 +489,7 @@ export class Aggregator extends EventEmitter {
     if (isInvalid(r)) { this.#reject(r.reason, `${typeof metric === 'string' ? metric : 'record()'}: ${r.message}`); return undefined }
     if (r.series.overflow) return r.handle   // never cache overflowed paths: that is what bounds memory
     let node = root.get(metric)
-    if (node === undefined) { node = { handle: undefined, next: undefined }; root.set(metric, node) }
+    if (node === undefined) { node = trieNode(this.#trieGen); root.set(metric, node) }
     let lastMap: Map<string, TrieNode> | null = null
     let lastKey = metric
     if (dims !== undefined && dims !== null) {
@@ -441,7 +498,7 @@ export class Aggregator extends EventEmitter {
         let m = node.next.get(k)
         if (m === undefined) { m = new Map(); node.next.set(k, m) }
         let n = m.get(dims[k])
-        if (n === undefined) { n = { handle: undefined, next: undefined }; m.set(dims[k], n) }
+        if (n === undefined) { n = trieNode(this.#trieGen); m.set(dims[k], n) }
         lastMap = m
         lastKey = dims[k]
         node = n
@@ -634,7 +691,8 @@ export class Aggregator extends EventEmitter {
     if (sealedUpTo > this.#sealedThrough && sealedUpTo < this.#currentStart) this.#sealedThrough = sealedUpTo
     for (const p of due) this.#seal(p, this.#periods, false)
     for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
-    if (due.length > 0 || this.#late.size > 0) this.#evictIdle()
+    // Eviction walks every series: it runs after the seals, off this synchronous path.
+    if (due.length > 0 || this.#late.size > 0) this.#evictPending = true
   }
 
   /**
@@ -649,12 +707,12 @@ export class Aggregator extends EventEmitter {
     const m = store.get(p)
     store.delete(p)
     if (m === undefined || m.size === 0) return
-    for (const [s, a] of m) if (s.current === a) { s.current = null; s.epoch = -2 }
     this.#sealJobs.push({ p, late, remaining: m })
     if (!this.#sealRunning) void this.#runSeals()
   }
 
   readonly #sealJobs: SealJob[] = []
+  #evictPending = false
   #sealRunning = false
   #sealWaiters: Array<() => void> = []
 
@@ -665,6 +723,7 @@ export class Aggregator extends EventEmitter {
         await this.#sealJob(job)
         this.#sealJobs.shift()
       }
+      if (this.#evictPending && !this.#closed) { this.#evictPending = false; this.#evictIdle() }
     } finally {
       this.#sealRunning = false
       const w = this.#sealWaiters
@@ -693,6 +752,7 @@ export class Aggregator extends EventEmitter {
         if (n >= kSealSlice || ((n & 63) === 63 && performance.now() - sliceStart > kSealSliceMs)) break
         n++
         remaining.delete(s)
+        if (s.current === a) { s.current = null; s.epoch = -2 }
         if (a.count > 0) {
           let list = byNs.get(s.namespace)
           if (list === undefined) { list = []; byNs.set(s.namespace, list) }
@@ -748,6 +808,7 @@ export class Aggregator extends EventEmitter {
         if (ref.node.next === undefined || ref.node.next.size === 0) ref.map.delete(ref.key)
       }
       s.trieRefs.length = 0
+      this.#trieGen++
       this.#evicted++
     }
   }

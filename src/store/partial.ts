@@ -40,7 +40,7 @@ const kPastMarginMs = 15 * 60_000
 
 export class PartialStore implements SampleReceiver {
   readonly #p: number
-  #byMetric = new Map<string, Map<object | undefined, Map<string | undefined, Map<string | undefined, Map<number, Slot>>>>>()
+  #byDims = new Map<object | undefined, Map<string, Slot[]>>()
   #slots: Slot[] = []
   #rejected: Partial<Record<RejectReason, number>> = {}
   #messages: Partial<Record<RejectReason, string>> = {}
@@ -65,18 +65,21 @@ export class PartialStore implements SampleReceiver {
       if (timestampMs > this.nowMs + kMaxFutureMs) { this.reject('timestamp_in_future', `${metric}: timestamp ${timestampMs} is more than 2 hours ahead`); return }
       period = timestampMs - (timestampMs % kPeriodMs)
     }
-    let byDims = this.#byMetric.get(metric)
-    if (byDims === undefined) { byDims = new Map(); this.#byMetric.set(metric, byDims) }
-    let byUnit = byDims.get(dimensions)
-    if (byUnit === undefined) { byUnit = new Map(); byDims.set(dimensions, byUnit) }
-    let byNs = byUnit.get(unit)
-    if (byNs === undefined) { byNs = new Map(); byUnit.set(unit, byNs) }
-    let byPeriod = byNs.get(namespace)
-    if (byPeriod === undefined) { byPeriod = new Map(); byNs.set(namespace, byPeriod) }
-    let slot = byPeriod.get(period)
+    // Two lookups that hash nothing new: the dimensions object by identity (the parsers hand
+    // the same object for a repeated tag string), then the metric string (the parsers' cached
+    // names keep their hash); then a scan of the few slots left, comparing by `===`.
+    let byMetric = this.#byDims.get(dimensions)
+    if (byMetric === undefined) { byMetric = new Map(); this.#byDims.set(dimensions, byMetric) }
+    let list = byMetric.get(metric)
+    if (list === undefined) { list = []; byMetric.set(metric, list) }
+    let slot: Slot | undefined
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i].entry
+      if (e.period === period && e.unit === unit && e.namespace === namespace) { slot = list[i]; break }
+    }
     if (slot === undefined) {
       slot = { entry: { metric, unit, namespace, dimensions, period, samples: 0 }, agg: new Aggregate(this.#p) }
-      byPeriod.set(period, slot)
+      list.push(slot)
       this.#slots.push(slot)
     }
     slot.entry.samples++
@@ -96,7 +99,7 @@ export class PartialStore implements SampleReceiver {
     let off = 0
     for (const s of this.#slots) { off = s.agg.packInto(data, off); s.agg.release() }
     const out: PackedPartial = { entries: this.#slots.map(s => s.entry), data, precisionBits: this.#p, rejected: this.#rejected, messages: this.#messages }
-    this.#byMetric = new Map()
+    this.#byDims = new Map()
     this.#slots = []
     this.#rejected = {}
     this.#messages = {}
