@@ -204,7 +204,7 @@ export class SeriesHandle {
     if (!(a <= kMaxMagnitude) || (a < kMinMagnitude && a !== 0)) { this.#core.rejectValue(v, this.#s.metric); return }
     const s = this.#s
     if (s.epoch !== this.#core.epoch && !this.#core.refresh(s)) return
-    s.current!.add(v, 1)
+    s.current!.addOne(v)
     this.#core.accepted++
   }
 

@@ -171,11 +171,38 @@ export class Aggregate {
     this.#size = 1 << precisionBits
   }
 
+  /**
+   * Records `v` once: the hot path of `handle.record()`. Kept small and free of weight checks:
+   * a single extra branch on the weight here measured 4 → 8 ns a sample (it stops TurboFan
+   * from treating this as a tiny leaf), so weights go through {@link add}.
+   */
+  addOne (v: number): void {
+    this.count++
+    const s = this.sum + v
+    const bp = s - this.sum
+    this.sumErr += (this.sum - (s - bp)) + (v - bp)
+    this.sum = s
+    if (v < this.min) this.min = v
+    if (v > this.max) this.max = v
+    if (this.#float) { this.#addFloat(v, 1); return }
+    if (v > 0) {
+      kF64[0] = v
+      const hi = kU32[HI]
+      const i = (hi >>> 20) - this.#posBase
+      const c = (i >>> 0) < this.#pos.length ? this.#pos[i] as Uint32Array | undefined : undefined
+      if (c !== undefined) { c[(hi & 0xFFFFF) >>> this.#shift]++; return }
+      this.#addSlow(false, hi, 1)
+    } else {
+      this.#addUintSlow(v, 1)
+    }
+  }
+
   /** Records `v` with weight `w`. The caller has validated both (finite, in range, w > 0). */
   add (v: number, w: number): void {
+    if (w === 1) { this.addOne(v); return }
     // Whole weights up to 2^16 keep Uint32 counts (a bucket then overflows only past 4.29
     // billion samples in one minute); anything else switches this aggregate to Float64.
-    if (w !== 1 && !this.#float && !(w <= 0xFFFF && w === Math.floor(w))) this.#promote()
+    if (!this.#float && !(w <= 0xFFFF && w === Math.floor(w))) this.#promote()
     this.count += w
     const x = v * w
     const s = this.sum + x
@@ -184,6 +211,12 @@ export class Aggregate {
     this.sum = s
     if (v < this.min) this.min = v
     if (v > this.max) this.max = v
+    if (this.#float) this.#addFloat(v, w)
+    else this.#addUintSlow(v, w)
+  }
+
+  /** The Uint32 bucket update for a weight or a non-positive value (off the hot path). */
+  #addUintSlow (v: number, w: number): void {
     if (v > 0) {
       kF64[0] = v
       const hi = kU32[HI]
@@ -196,6 +229,26 @@ export class Aggregate {
       const hi = kU32[HI]
       const i = (hi >>> 20) - this.#negBase
       const c = (i >>> 0) < this.#neg.length ? this.#neg[i] : undefined
+      if (c !== undefined) { c[(hi & 0xFFFFF) >>> this.#shift] += w; return }
+      this.#addSlow(true, hi, w)
+    } else {
+      this.zero += w
+    }
+  }
+
+  #addFloat (v: number, w: number): void {
+    if (v > 0) {
+      kF64[0] = v
+      const hi = kU32[HI]
+      const i = (hi >>> 20) - this.#posBase
+      const c = (i >>> 0) < this.#pos.length ? this.#pos[i] as Float64Array | undefined : undefined
+      if (c !== undefined) { c[(hi & 0xFFFFF) >>> this.#shift] += w; return }
+      this.#addSlow(false, hi, w)
+    } else if (v < 0) {
+      kF64[0] = -v
+      const hi = kU32[HI]
+      const i = (hi >>> 20) - this.#negBase
+      const c = (i >>> 0) < this.#neg.length ? this.#neg[i] as Float64Array | undefined : undefined
       if (c !== undefined) { c[(hi & 0xFFFFF) >>> this.#shift] += w; return }
       this.#addSlow(true, hi, w)
     } else {
