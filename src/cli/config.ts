@@ -17,6 +17,9 @@ export interface Setting {
   help: string
   /** Hidden from logs (tokens). */
   secret?: boolean
+  /** Bounds of an integer setting (inclusive). */
+  min?: number
+  max?: number
 }
 
 export const kSettings: Setting[] = [
@@ -25,14 +28,14 @@ export const kSettings: Setting[] = [
   { flag: 'region', env: 'MINUTELY_REGION', type: 'string', help: 'AWS region (default: the SDK chain, AWS_REGION)' },
   { flag: 'cloudwatch-endpoint', env: 'MINUTELY_CLOUDWATCH_ENDPOINT', type: 'string', help: 'CloudWatch endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH, else AWS)' },
   { flag: 'no-compression', env: 'MINUTELY_NO_COMPRESSION', type: 'boolean', default: false, help: 'do not gzip PutMetricData bodies' },
-  { flag: 'http-port', env: 'MINUTELY_HTTP_PORT', type: 'integer', default: 8126, help: 'HTTP ingest port (0: any free port)' },
+  { flag: 'http-port', env: 'MINUTELY_HTTP_PORT', type: 'integer', min: 0, max: 65535, default: 8126, help: 'HTTP ingest port (0: any free port)' },
   { flag: 'bind', env: 'MINUTELY_BIND', type: 'string', default: '127.0.0.1', help: 'address the listeners bind' },
-  { flag: 'max-dimensions', env: 'MINUTELY_MAX_DIMENSIONS', type: 'integer', default: 10, help: 'most dimensions a series may have (≤ 30)' },
-  { flag: 'max-series', env: 'MINUTELY_MAX_SERIES', type: 'integer', default: 20000, help: 'cap on distinct series; past it samples go to an overflow series' },
-  { flag: 'grace-ms', env: 'MINUTELY_GRACE_MS', type: 'integer', default: 5000, help: 'how long after a minute ends it is sealed' },
-  { flag: 'precision-bits', env: 'MINUTELY_PRECISION_BITS', type: 'integer', default: 6, help: 'histogram precision: 6 → percentiles within 0.78%, 7 → 0.39%' },
-  { flag: 'max-body-bytes', env: 'MINUTELY_MAX_BODY_BYTES', type: 'integer', default: 1048576, help: 'largest HTTP body accepted' },
-  { flag: 'close-timeout-ms', env: 'MINUTELY_CLOSE_TIMEOUT_MS', type: 'integer', default: 10000, help: 'on SIGTERM, how long to spend publishing before exit' },
+  { flag: 'max-dimensions', env: 'MINUTELY_MAX_DIMENSIONS', type: 'integer', min: 0, max: 30, default: 10, help: 'most dimensions a series may have (≤ 30)' },
+  { flag: 'max-series', env: 'MINUTELY_MAX_SERIES', type: 'integer', min: 1, max: 10_000_000, default: 20000, help: 'cap on distinct series; past it samples go to an overflow series' },
+  { flag: 'grace-ms', env: 'MINUTELY_GRACE_MS', type: 'integer', min: 0, max: 600_000, default: 5000, help: 'how long after a minute ends it is sealed' },
+  { flag: 'precision-bits', env: 'MINUTELY_PRECISION_BITS', type: 'integer', min: 4, max: 10, default: 6, help: 'histogram precision: 6 → percentiles within 0.78%, 7 → 0.39%' },
+  { flag: 'max-body-bytes', env: 'MINUTELY_MAX_BODY_BYTES', type: 'integer', min: 1, default: 1048576, help: 'largest HTTP body accepted' },
+  { flag: 'close-timeout-ms', env: 'MINUTELY_CLOSE_TIMEOUT_MS', type: 'integer', min: 0, max: 3_600_000, default: 10000, help: 'on SIGTERM, how long to spend publishing before exit' },
   { flag: 'statsd-port', env: 'MINUTELY_STATSD_PORT', type: 'port', default: 8125, help: 'StatsD/DogStatsD UDP port on --bind (0: any free port; off: none)' },
   { flag: 'statsd-socket', env: 'MINUTELY_STATSD_SOCKET', type: 'string', help: 'also listen for StatsD on this Unix datagram socket path (needs the optional package unix-dgram)' },
   { flag: 'statsd-units', env: 'MINUTELY_STATSD_UNITS', type: 'map', help: 'CloudWatch unit per StatsD metric, e.g. ModelLatency=Microseconds,OverheadLatency=Microseconds (ms timers are Milliseconds otherwise)' },
@@ -40,6 +43,17 @@ export const kSettings: Setting[] = [
   { flag: 'ingest-threads', env: 'MINUTELY_INGEST_THREADS', type: 'integer', default: 0, help: 'worker threads parsing StatsD/EMF (0: one per core beyond the first, 1..4)' },
   { flag: 'udp-recv-buffer-bytes', env: 'MINUTELY_UDP_RECV_BUFFER_BYTES', type: 'integer', default: 16777216, help: 'UDP receive buffer asked of the kernel (capped by net.core.rmem_max)' },
   { flag: 'max-datagram-bytes', env: 'MINUTELY_MAX_DATAGRAM_BYTES', type: 'integer', default: 65535, help: 'larger StatsD/EMF datagrams are rejected (too_large)' },
+  { flag: 'spool-dir', env: 'MINUTELY_SPOOL_DIR', type: 'string', help: 'disk spool: sealed minutes are journaled here before they are sent (replayed after a crash or outage), open minutes checkpointed; created owner-only' },
+  { flag: 'spool-max-bytes', env: 'MINUTELY_SPOOL_MAX_BYTES', type: 'integer', min: 1_048_576, default: 1_073_741_824, help: 'most bytes the spool may hold; past it the oldest batches are dropped and counted' },
+  { flag: 'checkpoint-interval-ms', env: 'MINUTELY_CHECKPOINT_INTERVAL_MS', type: 'integer', min: 100, max: 3_600_000, default: 1000, help: 'how often open minutes are checkpointed to the spool (the most a crash loses)' },
+  { flag: 'max-queued-bytes', env: 'MINUTELY_MAX_QUEUED_BYTES', type: 'integer', min: 1_048_576, default: 67_108_864, help: 'memory budget of the publish queue; past it batches spill to the spool (or, without one, the oldest are dropped and counted)' },
+  { flag: 'auth-token', env: 'MINUTELY_AUTH_TOKEN', type: 'string', secret: true, help: 'require "authorization: Bearer <token>" on every HTTP route but /healthz (never logged)' },
+  { flag: 'auth-token-file', env: 'MINUTELY_AUTH_TOKEN_FILE', type: 'string', help: 'read the bearer token from this file (first line)' },
+  { flag: 'no-status-page', env: 'MINUTELY_NO_STATUS_PAGE', type: 'boolean', default: false, help: 'do not serve the status page (/), /api/status and /metrics' },
+  { flag: 'self-metrics', env: 'MINUTELY_SELF_METRICS', type: 'boolean', default: false, help: 'also publish minutely\'s own metrics (accepted, rejected, queue, spool, requests) every 10 s' },
+  { flag: 'self-metrics-namespace', env: 'MINUTELY_SELF_METRICS_NAMESPACE', type: 'string', help: 'namespace of the self-metrics (default <namespace>/minutely)' },
+  { flag: 'log-format', env: 'MINUTELY_LOG_FORMAT', type: 'string', default: 'auto', help: 'the sidecar\'s own log lines on stderr: json | pretty | auto (pretty on a terminal)' },
+  { flag: 'log-level', env: 'MINUTELY_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
   { flag: 'config', env: 'MINUTELY_CONFIG', type: 'string', help: 'JSON file of settings, keyed by flag name ({"statsd-units": {"ModelLatency": "Microseconds"}}); flags and variables win' },
 ]
 
@@ -121,7 +135,12 @@ export function resolveSettings (settings: Setting[], flags: Record<string, unkn
         break
       case 'integer': {
         const n = Number(raw)
-        if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${from} must be a non-negative integer; got ${JSON.stringify(raw)}`, 'METRICS_ERR_INVALID_OPTION')
+        const min = s.min ?? 0
+        const max = s.max ?? Number.MAX_SAFE_INTEGER
+        if (!Number.isInteger(n) || n < min || n > max) {
+          const range = s.max !== undefined ? `an integer from ${min} to ${max}` : min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`
+          throw new ConfigError(`${from} must be ${range}; got ${JSON.stringify(raw)}`, 'METRICS_ERR_INVALID_OPTION')
+        }
         out[key] = n
         break
       }
@@ -150,4 +169,14 @@ export function helpText (command: string, summary: string, settings: Setting[])
     lines.push(`  ${flag.padEnd(34)} ${s.help}${def}`, `  ${''.padEnd(34)} ${s.env}`)
   }
   return lines.join('\n')
+}
+
+/** Turns `options.fooBar` in a library ConfigError into the flag and variable that set it. */
+export function flagError (err: unknown, settings: Setting[]): unknown {
+  if (!(err instanceof ConfigError)) return err
+  const msg = err.message.replace(/options\.([a-zA-Z]+)/g, (m, key: string) => {
+    const s = settings.find(x => camel(x.flag) === key || (key === 'gracePeriodMs' && x.flag === 'grace-ms'))
+    return s === undefined ? m : `--${s.flag} (${s.env})`
+  })
+  return msg === err.message ? err : new ConfigError(msg, err.code as 'METRICS_ERR_INVALID_OPTION', { cause: err })
 }

@@ -109,8 +109,8 @@ export async function firstRunScreen (sidecar: Sidecar, settings: Settings, base
 export interface DemoIO { out: (s: string) => void, log: (s: string) => void }
 
 /** Starts the sidecar and the generator; `stop()` stops the generator only. */
-export async function runDemo (settings: Settings, io: DemoIO, seed = 42): Promise<{ sidecar: Sidecar, stop: () => void }> {
-  const sidecar = await startSidecar(settings, { log: io.log })
+export async function runDemo (settings: Settings, io: DemoIO, seed = 42, commands: readonly string[][] = []): Promise<{ sidecar: Sidecar, stop: () => void }> {
+  const sidecar = await startSidecar(settings, { log: io.log, commands })
   const agg = sidecar.aggregator
   const host = sidecar.http.host.includes(':') ? `[${sidecar.http.host}]` : sidecar.http.host
   const base = `http://${host}:${sidecar.http.port}`

@@ -7,15 +7,17 @@
  */
 import { parseArgs } from 'node:util'
 import { MetricsError } from '../errors.js'
-import { helpText, kSettings, parseArgsOptions, resolveSettings } from './config.js'
-import { startSidecar, type Sidecar } from './sidecar.js'
+import { helpText, parseArgsOptions, resolveSettings } from './config.js'
+import { kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
-import { runPipelineCli } from './pipeline.js'
+import { runPipelineCli, splitCommandGroups } from './pipeline.js'
+import { createLogger, type LogFormat, type LogLevel } from '../log.js'
 
 const kUsage = `usage: minutely <command> [options]
 
 commands:
-  sidecar   aggregate samples sent over HTTP and publish 1-minute statistics
+  sidecar   aggregate samples (HTTP JSON, StatsD/DogStatsD, EMF) into 1-minute statistics and publish them;
+            optionally run the model servers (-- cmd args) and ship their logs
   pipeline  serve /invocations and /ping in front of pipeline containers, publishing SageMaker's invocation metrics and shipping their logs
   demo      the sidecar fed by a built-in traffic generator, printing each sealed minute (no AWS needed)
 
@@ -36,9 +38,11 @@ function onShutdown (sidecar: Sidecar, log: (s: string) => void, after?: () => v
     log(`${signal}: sealing and publishing everything (deadline ${String(sidecar.settings.closeTimeoutMs)} ms)`)
     sidecar.close().then(r => {
       const st = sidecar.aggregator.stats()
+      // Unsent but spooled is not lost: the next start with the same --spool-dir sends it.
+      const lost = r.datumsPending > 0 && r.spooledBatches < r.unsent.length
       log(`closed: ${st.samplesAccepted} samples accepted, ${st.samplesRejected} rejected, ${st.datumsPublished} datums published in ${st.requestsSucceeded} requests` +
-        (r.datumsPending > 0 ? `; ${r.datumsPending} datums could NOT be published` : ''))
-      process.exit(r.datumsPending > 0 ? 1 : 0)
+        (r.datumsPending > 0 ? (lost ? `; ${r.datumsPending} datums could NOT be published` : `; ${r.datumsPending} datums kept in the spool for the next start`) : ''))
+      process.exit(lost ? 1 : 0)
     }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(1) })
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
@@ -62,29 +66,37 @@ async function main (argv: string[]): Promise<void> {
     return
   }
   if (command !== 'sidecar' && command !== 'demo') fail(`unknown command ${JSON.stringify(command)}\n${kUsage}`)
+  const { options: args, commands } = splitCommandGroups(rest)
   let parsed
   try {
-    parsed = parseArgs({ args: rest, options: { ...parseArgsOptions(kSettings), help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
+    parsed = parseArgs({ args, options: { ...parseArgsOptions(kSidecarSettings), help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
   } catch (err) {
     fail(`${(err as Error).message}\nminutely ${command} --help lists the options`)
   }
   if (parsed.values.help === true) {
     const summary = command === 'demo'
       ? 'Runs the sidecar with a traffic generator (endpoints, variants, pipeline containers, some 4xx/5xx) and an in-memory sink, and prints each sealed minute.'
-      : 'Aggregates samples (HTTP POST /v1/samples) into 1-minute statistics and publishes them.'
-    process.stdout.write(helpText(command, summary, kSettings) + '\n')
+      : 'Aggregates samples (HTTP POST /v1/samples, StatsD/DogStatsD over UDP, EMF over TCP/UDP) into 1-minute statistics and publishes them. ' +
+        'After --, one command per model server to run: their stdout/stderr lines are shipped to CloudWatch Logs (or --log-sink).'
+    process.stdout.write(helpText(command, summary, kSidecarSettings) + '\n')
     return
   }
-  const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+  let log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
   try {
-    const settings = resolveSettings(kSettings, parsed.values, process.env)
+    const settings = resolveSettings(kSidecarSettings, parsed.values, process.env)
+    // Structured logs (JSON lines, or readable on a terminal); secrets never printed.
+    log = createLogger({
+      format: settings.logFormat as LogFormat,
+      level: settings.logLevel as LogLevel,
+      secrets: kSidecarSettings.filter(x => x.secret === true).map(x => settings[x.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as string | undefined),
+    }).line
     if (command === 'demo') {
       if ((parsed.values as Record<string, unknown>).sink === undefined && process.env.MINUTELY_SINK === undefined) settings.sink = 'memory'
-      const { sidecar, stop } = await runDemo(settings, { out: s => { process.stdout.write(s) }, log })
+      const { sidecar, stop } = await runDemo(settings, { out: s => { process.stdout.write(s) }, log }, undefined, commands)
       onShutdown(sidecar, log, stop)
       return
     }
-    const sidecar = await startSidecar(settings, { log })
+    const sidecar = await startSidecar(settings, { log, commands })
     // Signals first, then the ready line: a supervisor that signals on "ready" must get a clean shutdown.
     onShutdown(sidecar, log)
     log(`minutely sidecar: HTTP ingest on http://${sidecar.http.host}:${sidecar.http.port}/v1/samples · sink ${String(settings.sink)} · namespace ${String(settings.namespace)}`)

@@ -13,7 +13,18 @@ import type { Clock } from '../core/clock.js'
 import { IngestPool, kSidecarBatchBytes } from '../ingest/pool.js'
 import { startStatsdListener, type StatsdListener } from '../listeners/statsd.js'
 import { startEmfListener, type EmfListener } from '../listeners/emf-agent.js'
-import type { Settings } from './config.js'
+import { kSettings, flagError, type Setting, type Settings } from './config.js'
+import { readFileSync } from 'node:fs'
+import { timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { systemClock } from '../core/clock.js'
+import { timedSink } from '../status/publish-timing.js'
+import { statusRoutes } from '../status/routes.js'
+import { startSelfMetrics, type SelfMetrics } from '../status/self-metrics.js'
+import { kInstanceSettings, startInstanceMetricsFromSettings } from './instance-settings.js'
+import type { InstanceMetrics } from '../sagemaker/collectors/instance.js'
+import { kLogSettings, startContainerLogs, type ContainerLogs } from '../logs/settings.js'
+import { resolveContainerNames } from '../sagemaker/presets.js'
 
 export interface SidecarDeps {
   /** Overrides the sink chosen by `--sink`. */
@@ -21,6 +32,8 @@ export interface SidecarDeps {
   clock?: Clock
   /** Where the sidecar writes what it does (one line each). @default stderr */
   log?: (line: string) => void
+  /** Model server commands to run (the groups after `--`), one per container. */
+  commands?: readonly string[][]
 }
 
 export interface Sidecar {
@@ -32,12 +45,60 @@ export interface Sidecar {
   readonly emf: EmfListener | undefined
   /** The worker threads that parse what the StatsD and EMF listeners receive. */
   readonly pool: IngestPool | undefined
+  /** Where each listener and page is, for the first screen (filled as they start). */
+  readonly endpoints: Record<string, string>
+  /** The model server processes it runs, if any. */
+  readonly logs: ContainerLogs | undefined
   readonly settings: Settings
   /**
    * Stops the listeners, lets the workers finish what was received, then seals and publishes
    * everything within the close timeout.
    */
   close (): Promise<CloseResult>
+}
+
+/** Keeps the first setting of each flag. */
+function dedupe (settings: Setting[]): Setting[] {
+  const seen = new Set<string>()
+  return settings.filter(x => { if (seen.has(x.flag)) return false; seen.add(x.flag); return true })
+}
+
+/**
+ * Every setting of `minutely sidecar` (and `demo`): the engine, listeners, spool, status page
+ * and logs; instance metrics; the model server processes it may run (`-- cmd args`, one group
+ * per container) and where their output goes.
+ */
+export const kSidecarSettings: Setting[] = dedupe([
+  ...kSettings,
+  ...kInstanceSettings,
+  { flag: 'container-name', env: 'MINUTELY_CONTAINER_NAMES', type: 'list', help: 'name of the model server run by each command group after --, in order (log stream [variant]/[instance-id]/[name]); missing: container-N, or none for a single server' },
+  ...kLogSettings,
+])
+
+/** The bearer token of `--auth-token` / `--auth-token-file`, or undefined. */
+export function authToken (s: Settings): string | undefined {
+  if (typeof s.authToken === 'string' && s.authToken !== '') return s.authToken
+  if (typeof s.authTokenFile === 'string' && s.authTokenFile !== '') {
+    let text: string
+    try { text = readFileSync(s.authTokenFile, 'utf8') } catch (err) {
+      throw new ConfigError(`--auth-token-file ${s.authTokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'METRICS_ERR_INVALID_OPTION')
+    }
+    const token = text.split(/\r?\n/)[0].trim()
+    if (token === '') throw new ConfigError(`--auth-token-file ${s.authTokenFile} is empty`, 'METRICS_ERR_INVALID_OPTION')
+    return token
+  }
+  return undefined
+}
+
+/** A constant-time check of `authorization: Bearer <token>`. */
+function bearerCheck (token: string): (req: IncomingMessage) => boolean {
+  const want = Buffer.from(token)
+  return (req) => {
+    const h = req.headers.authorization
+    if (typeof h !== 'string' || !h.startsWith('Bearer ')) return false
+    const got = Buffer.from(h.slice(7).trim())
+    return got.length === want.length && timingSafeEqual(got, want)
+  }
 }
 
 /** Worker threads for `--ingest-threads 0`: one per core beyond the first (the event loop's), 1..4. */
@@ -65,37 +126,61 @@ const kLoopback = new Set(['127.0.0.1', '::1', 'localhost'])
 /** Starts the engine and the HTTP listener. */
 export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promise<Sidecar> {
   const log = deps.log ?? ((line: string) => { process.stderr.write(line + '\n') })
-  const sink = deps.sink ?? sinkFromSettings(s)
-  const aggregator = createAggregator({
-    namespace: s.namespace as string,
-    sink,
-    maxDimensions: s.maxDimensions as number,
-    maxSeries: s.maxSeries as number,
-    gracePeriodMs: s.graceMs as number,
-    precisionBits: s.precisionBits as number,
-    closeTimeoutMs: s.closeTimeoutMs as number,
-    clock: deps.clock,
-    onWarning: (message) => { log(`warning: ${message}`) },
-  })
+  const token = authToken(s)
+  const clock = deps.clock ?? systemClock
+  // Every request is timed for the status page and /metrics (publish latency, last failure).
+  const sink = timedSink(deps.sink ?? sinkFromSettings(s), () => clock.now())
+  let aggregator: Aggregator
+  try {
+    aggregator = createAggregator({
+      namespace: s.namespace as string,
+      sink,
+      maxDimensions: s.maxDimensions as number,
+      maxSeries: s.maxSeries as number,
+      gracePeriodMs: s.graceMs as number,
+      precisionBits: s.precisionBits as number,
+      closeTimeoutMs: s.closeTimeoutMs as number,
+      ...(typeof s.maxQueuedBytes === 'number' ? { maxQueuedBytes: s.maxQueuedBytes } : {}),
+      ...(typeof s.spoolDir === 'string' && s.spoolDir !== '' ? { spoolDir: s.spoolDir } : {}),
+      ...(typeof s.spoolMaxBytes === 'number' ? { spoolMaxBytes: s.spoolMaxBytes } : {}),
+      ...(typeof s.checkpointIntervalMs === 'number' ? { checkpointIntervalMs: s.checkpointIntervalMs } : {}),
+      clock: deps.clock,
+      onWarning: (message) => { log(`warning: ${message}`) },
+    })
+  } catch (err) {
+    throw flagError(err, kSidecarSettings)
+  }
   aggregator.on('error', (e: Error) => { log(`publish: ${e.message}`) })
   const host = s.bind as string
-  if (!kLoopback.has(host)) log(`warning: listeners bind ${host}, not loopback: anything that can reach this address can send samples`)
+  const hostUrl = host.includes(':') ? `[${host}]` : host
+  if (!kLoopback.has(host)) log(`warning: listeners bind ${host}, not loopback: anything that can reach this address can send samples${token === undefined ? ' (no --auth-token set)' : ''}`)
+  // Filled as listeners start; read by the status page at each request.
+  const endpoints: Record<string, string> = {}
+  let pool: IngestPool | undefined
+  let statsd: StatsdListener | undefined
+  let emf: EmfListener | undefined
+  const routes = s.noStatusPage === true
+    ? undefined
+    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf }), info: { endpoints, namespace: s.namespace as string, sink: String(s.sink) } })
   let http: HttpListener
   try {
-    http = await startHttpListener({ aggregator, port: s.httpPort as number, host, maxBodyBytes: s.maxBodyBytes as number })
+    http = await startHttpListener({ aggregator, port: s.httpPort as number, host, maxBodyBytes: s.maxBodyBytes as number, routes, authorize: token !== undefined ? bearerCheck(token) : undefined })
   } catch (err) {
     await aggregator.close()
     const e = err as NodeJS.ErrnoException
     if (e.code === 'EADDRINUSE') throw new ConfigError(`HTTP port ${String(s.httpPort)} on ${host} is in use: pass --http-port with a free port (0 picks one)`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EINVAL') throw new ConfigError(`--bind ${host}: cannot listen there (${e.code})`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
     throw err
+  }
+  endpoints['HTTP ingest'] = `http://${hostUrl}:${http.port}/v1/samples`
+  if (routes !== undefined) {
+    endpoints['status page'] = `http://${hostUrl}:${http.port}/`
+    endpoints.metrics = `http://${hostUrl}:${http.port}/metrics`
   }
   // StatsD and EMF: datagrams and lines go to worker threads, which parse and pre-aggregate.
   const statsdPort = typeof s.statsdPort === 'number' ? s.statsdPort : undefined
   const statsdSocket = typeof s.statsdSocket === 'string' && s.statsdSocket !== '' ? s.statsdSocket : undefined
   const emfPort = typeof s.emfPort === 'number' ? s.emfPort : undefined
-  let pool: IngestPool | undefined
-  let statsd: StatsdListener | undefined
-  let emf: EmfListener | undefined
   if (statsdPort !== undefined || statsdSocket !== undefined || emfPort !== undefined) {
     const at = (port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`
     const threads = typeof s.ingestThreads === 'number' && s.ingestThreads > 0 ? s.ingestThreads : defaultIngestThreads(availableParallelism())
@@ -113,6 +198,8 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
         emf = await startEmfListener({ aggregator, pool, host, port: emfPort, recvBufferBytes, maxDatagramBytes, log })
         log(`emf: agent endpoint on tcp://${at(emf.port)} and udp://${at(emf.port)}`)
       }
+      if (statsd?.port !== undefined) endpoints.StatsD = `udp://${at(statsd.port)}`
+      if (emf !== undefined) endpoints['EMF agent'] = `tcp+udp://${at(emf.port)}`
     } catch (err) {
       await statsd?.close(0)
       await http.close()
@@ -121,6 +208,32 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
       throw err
     }
   }
+  // Instance metrics, the model servers it runs (and their logs), its own metrics.
+  let instance: InstanceMetrics | undefined
+  let logs: ContainerLogs | undefined
+  let self: SelfMetrics | undefined
+  try {
+    instance = startInstanceMetricsFromSettings(s, aggregator, log)
+    const commands = deps.commands ?? []
+    if (commands.length > 0) {
+      const given = (s.containerName as string[] | undefined) ?? []
+      if (given.length > commands.length) throw new ConfigError(`--container-name was given ${given.length} times for ${commands.length} commands after --`, 'METRICS_ERR_INVALID_OPTION')
+      // One unnamed server: stream [variant]/[instance-id]; several: container-1, container-2…
+      const names = commands.length === 1 && given.length === 0 ? [undefined] : resolveContainerNames(commands.map((_, i) => given[i]))
+      logs = startContainerLogs(s, commands.map((command, i) => ({ name: names[i], command })), { log })
+    }
+    if (s.selfMetrics === true) {
+      const ns = typeof s.selfMetricsNamespace === 'string' && s.selfMetricsNamespace !== '' ? s.selfMetricsNamespace : undefined
+      self = startSelfMetrics({ aggregator, pool: () => pool, timing: sink.timing, namespace: ns })
+    }
+  } catch (err) {
+    instance?.stop()
+    await logs?.stop(1000)
+    await Promise.all([http.close(), statsd?.close(), emf?.close()])
+    await pool?.close()
+    await aggregator.close()
+    throw flagError(err, kSidecarSettings)
+  }
   let closing: Promise<CloseResult> | undefined
   return {
     aggregator,
@@ -128,14 +241,23 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
     statsd,
     emf,
     pool,
+    endpoints,
+    logs,
     settings: s,
     close () {
       closing ??= (async () => {
-        // Listeners first (what is in the kernel's buffers is still read), then the workers
-        // finish every batch and the engine merges it, then the engine seals and publishes.
+        // The model servers first (their last lines are shipped), and the collectors; then the
+        // listeners (what is in the kernel's buffers is still read), then the workers finish
+        // every batch and the engine merges it; then the engine seals and publishes.
+        self?.stop()
+        instance?.stop()
+        const stopped = logs?.stop(s.closeTimeoutMs as number)
         await Promise.all([http.close(), statsd?.close(), emf?.close()])
         await pool?.close()
-        return await aggregator.close()
+        const r = await aggregator.close()
+        const l = await stopped
+        if (l !== undefined && l.eventsUnsent > 0) log(`logs: ${l.eventsUnsent} log events could not be delivered`)
+        return r
       })()
       return closing
     },
