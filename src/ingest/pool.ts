@@ -37,6 +37,8 @@ export interface IngestPoolOptions {
   batchBytes?: number
   /** …or after this long. @default 20 */
   batchDelayMs?: number
+  /** The worker module (tests substitute one that fails). @default the compiled `worker.js` */
+  workerFilename?: string
   /** Batches waiting for a worker before datagrams are dropped. @default 64 MiB worth of batches (1024 of 64 KiB, 64 of 1 MiB) */
   maxQueuedBatches?: number
   /**
@@ -108,7 +110,7 @@ export class IngestPool {
     // it is done instead of idling until the event loop has read its answer (which, under
     // load, waits behind thousands of datagrams): +8% throughput where the worker is the limit.
     // The worker handles them one after the other (the handler is synchronous).
-    this.#piscina = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, workerData, idleTimeout: 2 ** 31 - 1, niceIncrement: nice, concurrentTasksPerWorker: 4 })
+    this.#piscina = new Piscina({ filename: o.workerFilename ?? workerFile(), minThreads: threads, maxThreads: threads, workerData, idleTimeout: 2 ** 31 - 1, niceIncrement: nice, concurrentTasksPerWorker: 4 })
     this.stats = { datagramsReceived: 0, datagramsDropped: 0, batchesSubmitted: 0, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 0, threads }
   }
 
