@@ -54,7 +54,7 @@ import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerRespon
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
-import { createAggregator, type Aggregator, type CloseResult } from '../core/aggregator.js'
+import type { Aggregator, CloseResult } from '../core/aggregator.js'
 import type { Clock } from '../core/clock.js'
 import { ConfigError } from '../errors.js'
 import { startContainerLogs, kLogSettings, checkLogSettings, type ContainerLogs } from '../logs/settings.js'
@@ -67,12 +67,12 @@ import type { InstanceMetrics } from '../sagemaker/collectors/instance.js'
 import type { MetricSink } from '../sinks/sink.js'
 import { helpText, kSettings, parseArgsOptions, resolveSettings, type Setting, type Settings } from './config.js'
 import { kInstanceSettings, startInstanceMetricsFromSettings } from './instance-settings.js'
-import { sinkFromSettings } from './sidecar.js'
+import { aggregatorFromSettings, sinkFromSettings } from './sidecar.js'
 
 /** The sidecar settings the pipeline shares: where metrics go and how the engine aggregates. */
 export const kSharedSinkFlags = [
   'sink', 'namespace', 'region', 'cloudwatch-endpoint', 'no-compression', 'max-dimensions', 'max-series',
-  'grace-ms', 'precision-bits', 'close-timeout-ms',
+  'grace-ms', 'precision-bits', 'close-timeout-ms', 'max-queued-bytes', 'spool-dir', 'spool-max-bytes', 'checkpoint-interval-ms',
 ] as const
 
 /** SageMaker's InvokeEndpoint payload limit: 6 MB. */
@@ -91,7 +91,7 @@ function dedupe (settings: Setting[]): Setting[] {
 
 /** Every setting of `minutely pipeline`: its own, then the sidecar's sink settings, instance metrics, logs. */
 export const kPipelineSettings: Setting[] = dedupe([
-  { flag: 'port', env: 'MINUTELY_PORT', type: 'integer', default: 8080, help: 'port serving POST /invocations and GET /ping (0: any free port)' },
+  { flag: 'port', env: 'MINUTELY_PORT', type: 'integer', min: 0, max: 65535, default: 8080, help: 'port serving POST /invocations and GET /ping (0: any free port)' },
   ...reuse('bind', { help: 'address the proxy binds (0.0.0.0 to serve other hosts, as a SageMaker container does)' }),
   { flag: 'container', env: 'MINUTELY_CONTAINERS', type: 'list', help: 'base URL of a pipeline container (http://host:port), in pipeline order; repeat the flag' },
   { flag: 'container-name', env: 'MINUTELY_CONTAINER_NAMES', type: 'list', help: 'name of the container at the same position; missing, empty or "-": container-N' },
@@ -230,17 +230,7 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
   if (containers.some(c => c.command !== undefined)) checkLogSettings(s)
 
   const sink = deps.sink ?? sinkFromSettings(s)
-  const aggregator = createAggregator({
-    namespace: s.namespace as string,
-    sink,
-    maxDimensions: s.maxDimensions as number,
-    maxSeries: s.maxSeries as number,
-    gracePeriodMs: s.graceMs as number,
-    precisionBits: s.precisionBits as number,
-    closeTimeoutMs: s.closeTimeoutMs as number,
-    clock: deps.clock,
-    onWarning: (message) => { log(`warning: ${message}`) },
-  })
+  const aggregator = aggregatorFromSettings(s, sink, deps.clock, log, kPipelineSettings)
   aggregator.on('error', (e: Error) => { log(`publish: ${e.message}`) })
 
   let metrics: InvocationMetrics

@@ -57,6 +57,32 @@ export interface Sidecar {
   close (): Promise<CloseResult>
 }
 
+/**
+ * The engine the settings describe (the sidecar's and the pipeline proxy's): sink, limits,
+ * spool; warnings go to `log`. A bad setting throws a ConfigError naming its flag.
+ */
+export function aggregatorFromSettings (s: Settings, sink: MetricSink, clock: Clock | undefined, log: (line: string) => void, table: Setting[]): Aggregator {
+  try {
+    return createAggregator({
+      namespace: s.namespace as string,
+      sink,
+      maxDimensions: s.maxDimensions as number,
+      maxSeries: s.maxSeries as number,
+      gracePeriodMs: s.graceMs as number,
+      precisionBits: s.precisionBits as number,
+      closeTimeoutMs: s.closeTimeoutMs as number,
+      ...(typeof s.maxQueuedBytes === 'number' ? { maxQueuedBytes: s.maxQueuedBytes } : {}),
+      ...(typeof s.spoolDir === 'string' && s.spoolDir !== '' ? { spoolDir: s.spoolDir } : {}),
+      ...(typeof s.spoolMaxBytes === 'number' ? { spoolMaxBytes: s.spoolMaxBytes } : {}),
+      ...(typeof s.checkpointIntervalMs === 'number' ? { checkpointIntervalMs: s.checkpointIntervalMs } : {}),
+      clock,
+      onWarning: (message) => { log(`warning: ${message}`) },
+    })
+  } catch (err) {
+    throw flagError(err, table)
+  }
+}
+
 /** Keeps the first setting of each flag. */
 function dedupe (settings: Setting[]): Setting[] {
   const seen = new Set<string>()
@@ -130,26 +156,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   const clock = deps.clock ?? systemClock
   // Every request is timed for the status page and /metrics (publish latency, last failure).
   const sink = timedSink(deps.sink ?? sinkFromSettings(s), () => clock.now())
-  let aggregator: Aggregator
-  try {
-    aggregator = createAggregator({
-      namespace: s.namespace as string,
-      sink,
-      maxDimensions: s.maxDimensions as number,
-      maxSeries: s.maxSeries as number,
-      gracePeriodMs: s.graceMs as number,
-      precisionBits: s.precisionBits as number,
-      closeTimeoutMs: s.closeTimeoutMs as number,
-      ...(typeof s.maxQueuedBytes === 'number' ? { maxQueuedBytes: s.maxQueuedBytes } : {}),
-      ...(typeof s.spoolDir === 'string' && s.spoolDir !== '' ? { spoolDir: s.spoolDir } : {}),
-      ...(typeof s.spoolMaxBytes === 'number' ? { spoolMaxBytes: s.spoolMaxBytes } : {}),
-      ...(typeof s.checkpointIntervalMs === 'number' ? { checkpointIntervalMs: s.checkpointIntervalMs } : {}),
-      clock: deps.clock,
-      onWarning: (message) => { log(`warning: ${message}`) },
-    })
-  } catch (err) {
-    throw flagError(err, kSidecarSettings)
-  }
+  const aggregator = aggregatorFromSettings(s, sink, deps.clock, log, kSidecarSettings)
   aggregator.on('error', (e: Error) => { log(`publish: ${e.message}`) })
   const host = s.bind as string
   const hostUrl = host.includes(':') ? `[${host}]` : host
