@@ -23,6 +23,7 @@ import type { MetricSink } from '../sinks/sink.js'
 import { cloudWatchSink } from '../sinks/cloudwatch.js'
 import { Publisher, type PublishStats } from './publisher.js'
 import { Warner } from './warn.js'
+import { nameOf, show } from './show.js'
 import { Spool, type SpoolStats } from './spool.js'
 
 /** Per-sample options of `record()`. */
@@ -177,7 +178,7 @@ function codeOf (reason: RejectReason): MetricsErrorCode {
 
 /** Why a value cannot be published, or null. */
 export function checkValue (v: unknown): { reason: RejectReason, message: string } | null {
-  if (typeof v !== 'number' || Number.isNaN(v)) return { reason: 'not_a_number', message: `value ${String(v).slice(0, 40)} is not a number: send a finite number` }
+  if (typeof v !== 'number' || Number.isNaN(v)) return { reason: 'not_a_number', message: `value ${show(v, 40)} is not a number: send a finite number` }
   if (!Number.isFinite(v)) return { reason: 'not_finite', message: `value ${v} is not finite: CloudWatch rejects ±Infinity` }
   const a = Math.abs(v)
   if (a > kMaxMagnitude || (a < kMinMagnitude && a !== 0)) return { reason: 'value_out_of_range', message: `value ${v} is outside CloudWatch's range: magnitudes from 2^-360 to 2^360, or 0` }
@@ -280,7 +281,7 @@ export class Aggregator extends EventEmitter {
     this.#warner = new Warner(o.warningIntervalMs, () => o.clock.now(), o.onWarning)
     this.#rejected = Object.fromEntries(kAllReasons.map(r => [r, 0])) as Record<RejectReason, number>
     this.#core = new Core(
-      (v, metric) => { const b = checkValue(v); this.#reject(b!.reason, `${metric}: ${b!.message}`) },
+      (v, metric) => { const b = checkValue(v); this.#reject(b!.reason, `${nameOf(metric)}: ${b!.message}`) },
       (reason, message) => { this.#reject(reason, message) },
       s => this.#refresh(s),
       (s, v, c, t) => { this.#recordAt(s, v, c, t) })
@@ -398,10 +399,10 @@ export class Aggregator extends EventEmitter {
   }
 
   #recordWithOptions (metric: string, value: number, dimensions: Readonly<Record<string, string>> | undefined, options: RecordOptions): void {
-    if (typeof options !== 'object' || options === null) { this.#reject('malformed', `${String(metric)}: record() options must be an object`); return }
+    if (typeof options !== 'object' || options === null) { this.#reject('malformed', `${nameOf(metric)}: record() options must be an object`); return }
     const { unit, namespace, count, timestamp } = options
     if (unit !== undefined && !isStandardUnit(unit)) {
-      this.#reject('unit_invalid', `${String(metric)}: unit ${JSON.stringify(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}`)
+      this.#reject('unit_invalid', `${nameOf(metric)}: unit ${show(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}`)
       return
     }
     let root = this.#root
@@ -416,7 +417,7 @@ export class Aggregator extends EventEmitter {
     let t = NaN
     if (timestamp !== undefined) {
       t = timestamp instanceof Date ? timestamp.getTime() : timestamp
-      if (typeof t !== 'number' || !Number.isFinite(t)) { this.#reject('timestamp_invalid', `${metric}: timestamp must be epoch milliseconds or a Date, got ${String(timestamp)}`); return }
+      if (typeof t !== 'number' || !Number.isFinite(t)) { this.#reject('timestamp_invalid', `${nameOf(metric)}: timestamp must be epoch milliseconds or a Date, got ${show(timestamp)}`); return }
     }
     h.recordWith(value, count ?? 1, t)
   }
@@ -484,9 +485,9 @@ export class Aggregator extends EventEmitter {
   /** The slow path of record(): validate, register, and cache the path in the trie. */
   #resolve (metric: string, dims: Readonly<Record<string, string>> | undefined, unit: StandardUnit | undefined,
     namespace: string | undefined, root: Map<string, TrieNode>): SeriesHandle | undefined {
-    if (this.#closed) { this.#reject('closed', `${String(metric)}: the aggregator is closed`); return undefined }
+    if (this.#closed) { this.#reject('closed', `${nameOf(metric)}: the aggregator is closed`); return undefined }
     const r = this.#register(metric, dims, unit, namespace)
-    if (isInvalid(r)) { this.#reject(r.reason, `${typeof metric === 'string' ? metric : 'record()'}: ${r.message}`); return undefined }
+    if (isInvalid(r)) { this.#reject(r.reason, `${nameOf(metric)}: ${r.message}`); return undefined }
     if (r.series.overflow) return r.handle   // never cache overflowed paths: that is what bounds memory
     let node = root.get(metric)
     if (node === undefined) { node = trieNode(this.#trieGen); root.set(metric, node) }
@@ -516,7 +517,7 @@ export class Aggregator extends EventEmitter {
     const o = this.options
     const badName = checkMetricName(metric)
     if (badName !== null) return badName
-    if (unit !== undefined && !isStandardUnit(unit)) return { reason: 'unit_invalid', message: `unit ${JSON.stringify(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}` }
+    if (unit !== undefined && !isStandardUnit(unit)) return { reason: 'unit_invalid', message: `unit ${show(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}` }
     if (namespace !== undefined) { const b = checkNamespace(namespace); if (b !== null) return b }
     const canon = canonicalDimensions(dims, o.maxDimensions)
     if (isInvalid(canon)) return canon

@@ -10,6 +10,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Aggregator, RecordOptions } from '../core/aggregator.js'
 import type { RejectReason } from '../ingest/types.js'
+import { nameOf } from '../core/show.js'
 
 export interface HttpListenerOptions {
   aggregator: Aggregator
@@ -55,13 +56,13 @@ export function ingestJson (agg: Aggregator, body: unknown, maxSamples: number):
       r = { reason: 'malformed', message: 'a sample must be an object {"metric", "value", ...}' }
       agg.countRejected(r.reason, r.message)
     } else if (s.dimensions !== undefined && (s.dimensions === null || typeof s.dimensions !== 'object' || Array.isArray(s.dimensions))) {
-      r = { reason: 'dimension_invalid', message: `${String(s.metric)}: "dimensions" must be an object of name → string value` }
+      r = { reason: 'dimension_invalid', message: `${nameOf(s.metric)}: "dimensions" must be an object of name → string value` }
       agg.countRejected(r.reason, r.message)
     } else if (s.timestamp !== undefined && typeof s.timestamp !== 'number') {
-      r = { reason: 'timestamp_invalid', message: `${String(s.metric)}: "timestamp" must be epoch milliseconds (a number)` }
+      r = { reason: 'timestamp_invalid', message: `${nameOf(s.metric)}: "timestamp" must be epoch milliseconds (a number)` }
       agg.countRejected(r.reason, r.message)
     } else if (s.count !== undefined && typeof s.count !== 'number') {
-      r = { reason: 'count_invalid', message: `${String(s.metric)}: "count" must be a positive number` }
+      r = { reason: 'count_invalid', message: `${nameOf(s.metric)}: "count" must be a positive number` }
       agg.countRejected(r.reason, r.message)
     } else {
       const opts: RecordOptions | undefined = (s.unit !== undefined || s.timestamp !== undefined || s.count !== undefined || s.namespace !== undefined)
