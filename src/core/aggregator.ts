@@ -390,6 +390,8 @@ export class Aggregator extends EventEmitter {
    * `stats().rejectedByReason` and reported by a rate-limited warning.
    */
   record (metric: string, value: number, dimensions?: Readonly<Record<string, string>>, options?: RecordOptions): void {
+    // The handle's hot path compares numbers; anything else (whose valueOf might throw) stops here.
+    if (typeof value !== 'number') { this.#reject('not_a_number', `${nameOf(metric)}: value ${show(value, 40)} is not a number: send a finite number`); return }
     if (options === undefined) {
       const h = this.#lookup(this.#root, metric, dimensions) ?? this.#resolve(metric, dimensions, undefined, undefined, this.#root)
       if (h !== undefined) h.record(value)
