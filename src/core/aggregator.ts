@@ -130,7 +130,7 @@ interface SealJob { p: number, late: boolean, remaining: Map<Series, Aggregate> 
 /** Series encoded per slice of a seal before yielding to the event loop… */
 const kSealSlice = 2_000
 /** …or milliseconds spent, so that the event loop is never held much longer than this. */
-const kSealSliceMs = 8
+const kSealSliceMs = 4
 
 interface TrieNode {
   handle: SeriesHandle | undefined
