@@ -184,7 +184,7 @@ export class Aggregate {
     this.sum = s
     if (v < this.min) this.min = v
     if (v > this.max) this.max = v
-    if (this.#float) { this.#addFloat(v, 1); return }
+    if (this.#float) { this.#addBucket(v, 1); return }
     if (v > 0) {
       kF64[0] = v
       const hi = kU32[HI]
@@ -193,7 +193,7 @@ export class Aggregate {
       if (c !== undefined) { c[(hi & 0xFFFFF) >>> this.#shift]++; return }
       this.#addSlow(false, hi, 1)
     } else {
-      this.#addUintSlow(v, 1)
+      this.#addBucket(v, 1)
     }
   }
 
@@ -204,19 +204,17 @@ export class Aggregate {
     // billion samples in one minute); anything else switches this aggregate to Float64.
     if (!this.#float && !(w <= 0xFFFF && w === Math.floor(w))) this.#promote()
     this.count += w
-    const x = v * w
-    const s = this.sum + x
-    const bp = s - this.sum
-    this.sumErr += (this.sum - (s - bp)) + (x - bp)
-    this.sum = s
+    this.#addSum(v * w)
     if (v < this.min) this.min = v
     if (v > this.max) this.max = v
-    if (this.#float) this.#addFloat(v, w)
-    else this.#addUintSlow(v, w)
+    this.#addBucket(v, w)
   }
 
-  /** The Uint32 bucket update for a weight or a non-positive value (off the hot path). */
-  #addUintSlow (v: number, w: number): void {
+  /**
+   * The bucket update off the hot path (weights, zero, negatives, Float64 counts): one site
+   * for both count kinds, which `addOne` keeps apart from its own monomorphic Uint32 store.
+   */
+  #addBucket (v: number, w: number): void {
     if (v > 0) {
       kF64[0] = v
       const hi = kU32[HI]
@@ -229,26 +227,6 @@ export class Aggregate {
       const hi = kU32[HI]
       const i = (hi >>> 20) - this.#negBase
       const c = (i >>> 0) < this.#neg.length ? this.#neg[i] : undefined
-      if (c !== undefined) { c[(hi & 0xFFFFF) >>> this.#shift] += w; return }
-      this.#addSlow(true, hi, w)
-    } else {
-      this.zero += w
-    }
-  }
-
-  #addFloat (v: number, w: number): void {
-    if (v > 0) {
-      kF64[0] = v
-      const hi = kU32[HI]
-      const i = (hi >>> 20) - this.#posBase
-      const c = (i >>> 0) < this.#pos.length ? this.#pos[i] as Float64Array | undefined : undefined
-      if (c !== undefined) { c[(hi & 0xFFFFF) >>> this.#shift] += w; return }
-      this.#addSlow(false, hi, w)
-    } else if (v < 0) {
-      kF64[0] = -v
-      const hi = kU32[HI]
-      const i = (hi >>> 20) - this.#negBase
-      const c = (i >>> 0) < this.#neg.length ? this.#neg[i] as Float64Array | undefined : undefined
       if (c !== undefined) { c[(hi & 0xFFFFF) >>> this.#shift] += w; return }
       this.#addSlow(true, hi, w)
     } else {
