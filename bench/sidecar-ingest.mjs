@@ -10,7 +10,10 @@
  * the sidecar counted (queue to the workers full, `overloaded`).
  *
  * Debugging: BENCH_DROPS=1 prints the kernel's drop counter every 250 ms (when does loss
- * happen); BENCH_PROFILE=<dir> writes a CPU profile of the sidecar's threads there.
+ * happen); BENCH_PROFILE=<dir> writes a CPU profile of the sidecar's threads there;
+ * BENCH_TRACE_GC=1 runs the sidecar with --trace-gc (its pauses measured ≤ 7 ms at 2.5M/s,
+ * so the ~20 ms event-loop stalls behind kernel drops are not GC: more likely the scheduler,
+ * with sender, event loop and worker sharing 2 cores).
  */
 import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -63,7 +66,7 @@ export async function runIngest (o) {
   const flags = { 'statsd-port': '0', 'statsd-units': kStatsdUnits, 'ingest-threads': String(o.threads ?? 0) }
   if (o.recvBufferBytes) flags['udp-recv-buffer-bytes'] = String(o.recvBufferBytes)
   const env = { ...process.env }
-  const receiver = fork(here('./sidecar-receiver.mjs'), [JSON.stringify(flags)], { execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
+  const receiver = fork(here('./sidecar-receiver.mjs'), [JSON.stringify(flags)], { execArgv: [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
   try {
     const ready = await once(receiver, m => m.ready === true)
     const sender = fork(here('./statsd-sender.mjs'), [JSON.stringify({ host: '127.0.0.1', port: ready.port, lines: o.lines, rate: o.rate, durationMs: o.durationMs })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
