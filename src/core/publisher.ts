@@ -52,6 +52,8 @@ export class Publisher {
   readonly #o: PublisherOptions
   #queue: Pending[] = []
   #inFlight = new Set<Promise<void>>()
+  /** The batches of the requests in flight. */
+  readonly #sending = new Set<Pending>()
   #timer: unknown = undefined
   #timerAt = Infinity
   #concurrency: number
@@ -130,9 +132,13 @@ export class Publisher {
     }
   }
 
-  /** Pending batches, oldest first (for close()): in memory, then spilled to disk. */
+  /**
+   * Pending batches, oldest first (for close()): in flight (a request still unanswered at
+   * the deadline may yet land: at-least-once), queued in memory, then spilled to disk.
+   */
   pending (): DatumBatch[] {
-    const out = this.#queue.map(p => p.batch)
+    const out = [...this.#sending].map(p => p.batch)
+    for (const p of this.#queue) if (!this.#sending.has(p)) out.push(p.batch)   // a retry is requeued a moment before it leaves #sending
     for (const id of this.#spilled) { const b = this.#o.spool?.load(id); if (b !== undefined) out.push(b) }
     return out
   }
@@ -159,7 +165,7 @@ export class Publisher {
   /** Pending batches that the spool keeps for the next start. */
   get spooledBatches (): number {
     if (this.#o.spool === undefined) return 0
-    return this.#queue.filter(p => p.spoolId >= 0).length + this.#spilled.length
+    return [...this.#sending].filter(p => p.spoolId >= 0).length + this.#queue.filter(p => p.spoolId >= 0 && !this.#sending.has(p)).length + this.#spilled.length
   }
 
   get idle (): boolean { return this.#queue.length === 0 && this.#inFlight.size === 0 && this.#spilled.length === 0 }
@@ -212,6 +218,7 @@ export class Publisher {
     if (p.attempts > 0) s.requestsRetried++
     p.attempts++
     s.inFlightRequests++
+    this.#sending.add(p)
     const done = this.#o.sink.send(p.batch).then(() => {
       s.requestsSucceeded++
       s.datumsPublished += p.batch.datums.length
@@ -221,6 +228,7 @@ export class Publisher {
       // Additive increase after a throttle-induced cut.
       if (this.#concurrency < this.#o.maxConcurrentRequests) this.#concurrency++
     }, (err: unknown) => { this.#failed(p, err) }).finally(() => {
+      this.#sending.delete(p)
       s.inFlightRequests--
       this.#inFlight.delete(done)
       s.concurrency = this.#concurrency

@@ -85,7 +85,7 @@ describe('sidecar guarantees', () => {
     expect((await post(a.base, list)).body.accepted).toBe(300)
     a.child.kill('SIGTERM')
     expect(await a.exit).toBe(0)   // nothing lost: kept in the spool
-    expect(a.stderr()).toMatch(/kept in the spool/)
+    expect(a.stderr(), a.stderr()).toMatch(/kept in the spool/)
 
     const b = await start(['--sink', 'emf', '--spool-dir', spool])
     b.child.kill('SIGTERM')

@@ -282,6 +282,16 @@ describe('publishing failures', () => {
     expect(r.errors.length).toBeGreaterThan(0)
   })
 
+  it('close() counts a request still unanswered at its deadline as unsent', async () => {
+    const clock = new ManualClock(T0)
+    const hanging: MetricSink = { name: 'hang', maxValuesPerDatum: 150, maxDatumsPerBatch: 1000, maxBatchBytes: 1e6, send: () => new Promise<void>(() => {}) }
+    const agg = createAggregator({ namespace: 'T', sink: hanging, clock, closeTimeoutMs: 100, onWarning: () => {} })
+    agg.record('M', 1)
+    const r = await agg.close()
+    expect(r.datumsPending).toBe(1)
+    expect(r.unsent.map(b => b.datums[0].MetricName)).toEqual(['M'])
+  })
+
   it('a failing sink with no error listener warns instead of crashing', async () => {
     const clock = new ManualClock(T0)
     const warnings: string[] = []
