@@ -82,7 +82,6 @@ const C_E_UP = 69
 const C_T_UP = 84
 const C_UNDERSCORE = 95
 const C_E_LO = 101
-const C_PIPE = 124
 
 /** Type codes, small integers so the hot path switches on numbers. */
 const T_MS = 0

@@ -26,7 +26,6 @@ function shipper (opts: { requestTimeoutMs?: number, flushIntervalMs?: number } 
 }
 
 const lines = (count: number, prefix: string): string[] => Array.from({ length: count }, (_, i) => `${prefix} ${String(i).padStart(5, '0')}`)
-const opsFor = (g: string): string[] => ep.log.filter(e => e.group === g || e.group === undefined).map(e => `${e.op}:${e.code ?? e.status ?? e.fault}`)
 
 describe('CloudWatch Logs sink + shipper against the strict endpoint', () => {
   it('creates a missing group and stream, then delivers in order', async () => {

@@ -13,7 +13,7 @@ import { describe, invalidOption } from '../internal.js'
 import { requireIdentity, resolveIdentity } from '../env.js'
 import {
   endpointHost, kDimensionHost, kInstanceMetricUnit, kInstanceNamespaces, trainingHost, transformHost,
-  validateNamespace, type InstanceMetricName, type InstanceMode,
+  validateNamespace, type InstanceMetricName,
 } from '../presets.js'
 import type { MetricRecorder, RecordOptions } from '../recorder.js'
 import {
