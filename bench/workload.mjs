@@ -3,17 +3,10 @@
  * (log-normal, microseconds), its dimensions, and StatsD datagrams built from them.
  */
 
-/** mulberry32: a seeded PRNG, so every run and every library sees the same values. */
-export function rng (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The project's seeded PRNG (mulberry32), so every run and every library sees the same values. */
+import { seededRandom as rng } from '../dist/core/seeded-random.js'
+
+export { rng }
 
 /** `n` integer latencies in µs, log-normal around 7.5 ms (σ 0.6), from `seed`. */
 export function latencies (n, seed = 42) {

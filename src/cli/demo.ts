@@ -8,6 +8,7 @@
 import type { SealedPeriod, SealedSeries } from '../core/aggregator.js'
 import type { Settings } from './config.js'
 import { startSidecar, type Sidecar } from './sidecar.js'
+import { seededRandom as rng } from '../core/seeded-random.js'
 
 interface Endpoint { name: string, variant: string, instances: number, containers: Array<{ name: string, medianUs: number, sigma: number }>, rps: number, err4xx: number, err5xx: number }
 
@@ -16,18 +17,6 @@ const kFleet: Endpoint[] = [
   { name: 'chat-llm', variant: 'v2-canary', instances: 1, rps: 50, err4xx: 0.02, err5xx: 0.02, containers: [{ name: 'tokenizer', medianUs: 900, sigma: 0.3 }, { name: 'llm', medianUs: 140_000, sigma: 0.7 }, { name: 'detokenizer', medianUs: 600, sigma: 0.25 }] },
   { name: 'embedder', variant: 'AllTraffic', instances: 2, rps: 900, err4xx: 0.005, err5xx: 0.001, containers: [{ name: 'model', medianUs: 7_500, sigma: 0.35 }] },
 ]
-
-/** A seeded PRNG (mulberry32), so runs are comparable. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function fmt (v: number): string {
   if (!Number.isFinite(v)) return '-'

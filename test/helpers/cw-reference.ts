@@ -7,17 +7,8 @@
  */
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch'
 
-/** mulberry32: a small seeded PRNG, so workloads replay identically. */
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The project's seeded PRNG, under the name the tests use. */
+export { seededRandom as mulberry32 } from '../../src/core/seeded-random.js'
 
 /** A standard normal deviate (Box-Muller) from a uniform source. */
 export function gaussian (rand: () => number): number {

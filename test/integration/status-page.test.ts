@@ -27,6 +27,7 @@ import { statusRoutes } from '../../src/status/routes.js'
 import { timedSink } from '../../src/status/publish-timing.js'
 import { seriesKey } from '../../src/status/api.js'
 import { formatNumber, formatValue } from '../../src/status/format.js'
+import { seededRandom as rng } from '../../src/core/seeded-random.js'
 
 const kChromium = process.env.MINUTELY_CHROMIUM ?? '/usr/bin/chromium'
 const kSkip = process.env.MINUTELY_SKIP_BROWSER === '1'
@@ -37,18 +38,6 @@ const kXssMetric = '<script>alert(2)</script>'
 
 if (kSkip) {
   process.stderr.write('status-page.test.ts: MINUTELY_SKIP_BROWSER=1: the headless Chromium test of the status page is SKIPPED\n')
-}
-
-/** A seeded PRNG (mulberry32), so that runs are comparable. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Traffic that looks like a small fleet, plus the hostile series. */

@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a small seeded PRNG in [0, 1), so that the demo's traffic, the benchmarks'
+ * workloads and the tests' probabilistic faults replay identically run after run.
+ */
+export function seededRandom (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
