@@ -54,6 +54,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import { CloudWatchClient, type CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch'
+import { afterAll, beforeAll } from 'vitest'
 
 export interface MotoServer {
   /** `http://127.0.0.1:PORT` */
@@ -211,4 +212,25 @@ export function cloudWatchClientFor (endpoint: string, config: Partial<CloudWatc
     disableRequestCompression: true,
     ...config,
   })
+}
+
+/**
+ * Starts moto for the enclosing test file or `describe` (beforeAll) and stops it after
+ * (afterAll); the server and a client for it are read from the returned object.
+ */
+export function useMoto (): { readonly moto: MotoServer, readonly cw: CloudWatchClient } {
+  let moto: MotoServer | undefined
+  let cw: CloudWatchClient | undefined
+  beforeAll(async () => {
+    moto = await startMoto()
+    cw = cloudWatchClientFor(moto.endpoint)
+  })
+  afterAll(async () => {
+    cw?.destroy()
+    await moto?.stop()
+  })
+  return {
+    get moto () { if (moto === undefined) throw new Error('moto is not started yet: read it inside a test'); return moto },
+    get cw () { if (cw === undefined) throw new Error('moto is not started yet: read it inside a test'); return cw },
+  }
 }

@@ -40,6 +40,8 @@ import zlib from 'node:zlib'
 import { EventEmitter } from 'node:events'
 import { CloudWatchClient, type CloudWatchClientConfig, type MetricDatum } from '@aws-sdk/client-cloudwatch'
 import { ConfiguredRetryStrategy } from '@smithy/core/retry'
+import { seededRandom as mulberry32 } from '../../src/core/seeded-random.js'
+import { FaultRule, type FaultHandleOf, type FaultPlanBase } from './fault-rule.js'
 import {
   isStandardUnit,
   kCloudWatchMaxDimensions,
@@ -411,64 +413,11 @@ export function validatePutMetricData (body: unknown, opts: ValidateOptions): Va
 export type FaultKind = 'throttle' | '500' | '503' | 'timeout' | 'acceptThenTimeout' | 'reset'
 export const kFaultKinds: readonly FaultKind[] = ['throttle', '500', '503', 'timeout', 'acceptThenTimeout', 'reset']
 
-export interface FaultPlan {
-  /**
-   * How many requests this rule faults at most. Default: 1 when neither `every` nor
-   * `probability` is given (a one-shot fault), otherwise unlimited.
-   */
-  times?: number
-  /** Fault every n-th request this rule sees (the n-th, 2n-th, ... since it was injected). */
-  every?: number
-  /** Fault each request with this probability, drawn from the endpoint's seeded RNG. */
-  probability?: number
-}
+/** How often a fault fires: see {@link FaultPlanBase}. */
+export type FaultPlan = FaultPlanBase
 
 /** A live rule; `remove()` uninstalls it, `hits` counts the requests it faulted. */
-export interface FaultHandle {
-  readonly fault: FaultKind
-  readonly hits: number
-  readonly seen: number
-  remove(): void
-}
-
-class FaultRule implements FaultHandle {
-  hits = 0
-  seen = 0
-  removed = false
-  readonly limit: number
-  constructor (readonly fault: FaultKind, readonly plan: FaultPlan, private readonly owner: Set<FaultRule>) {
-    const oneShot = plan.every === undefined && plan.probability === undefined
-    this.limit = plan.times ?? (oneShot ? 1 : Infinity)
-  }
-
-  /** Called for each request while installed; true when this rule faults it. */
-  take (rand: () => number): boolean {
-    if (this.removed || this.hits >= this.limit) return false
-    this.seen++
-    if (this.plan.every !== undefined && this.seen % this.plan.every !== 0) return false
-    if (this.plan.probability !== undefined && !(rand() < this.plan.probability)) return false
-    this.hits++
-    if (this.hits >= this.limit) this.remove()
-    return true
-  }
-
-  remove (): void {
-    this.removed = true
-    this.owner.delete(this)
-  }
-}
-
-/** mulberry32: a small seeded PRNG, so probabilistic faults replay identically. */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export type FaultHandle = FaultHandleOf<FaultKind>
 
 // ---------------------------------------------------------------------------------------------
 // The endpoint
@@ -608,7 +557,7 @@ class StrictEndpointImpl implements StrictEndpoint {
   private readonly server: http.Server
   private readonly sockets = new Set<Socket>()
   private readonly timers = new Set<NodeJS.Timeout>()
-  private readonly rules = new Set<FaultRule>()
+  private readonly rules = new Set<FaultRule<FaultKind>>()
   private readonly queue: FaultKind[] = []
   private readonly events = new EventEmitter()
   private readonly now: () => number

@@ -38,6 +38,8 @@
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { EventEmitter } from 'node:events'
+import { seededRandom as mulberry32 } from '../../src/core/seeded-random.js'
+import { FaultRule, type FaultHandleOf, type FaultPlanBase } from './fault-rule.js'
 import {
   kEventOverheadBytes, kLogGroupNamePattern, kMaxBatchBytes, kMaxBatchSpanMs, kMaxEventAgeMs, kMaxEventBytes,
   kMaxEventFutureMs, kMaxEventsPerBatch, kMaxLogStreamNameLength,
@@ -167,62 +169,21 @@ export function validatePutLogEvents (body: unknown, opts: ValidateLogsOptions):
 export type LogsFaultKind = 'throttle' | '500' | '503' | 'timeout' | 'acceptThenTimeout' | 'reset' | 'invalid'
 export const kLogsFaultKinds: readonly LogsFaultKind[] = ['throttle', '500', '503', 'timeout', 'acceptThenTimeout', 'reset', 'invalid']
 
-export interface LogsFaultPlan {
+export interface LogsFaultPlan extends FaultPlanBase {
   /** Only requests of this operation (`PutLogEvents`, `CreateLogStream`, ...). Default: all. */
   op?: string
-  /** How many requests to fault at most. Default 1 when neither `every` nor `probability` is given. */
-  times?: number
-  /** Fault every n-th (matching) request. */
-  every?: number
-  /** Fault each (matching) request with this probability (seeded RNG). */
-  probability?: number
   /** Only PutLogEvents requests with an event whose message contains this text. */
   messageContains?: string
 }
 
-export interface LogsFaultHandle {
-  readonly fault: LogsFaultKind
-  readonly hits: number
-  readonly seen: number
-  remove(): void
-}
+export type LogsFaultHandle = FaultHandleOf<LogsFaultKind>
 
-class Rule implements LogsFaultHandle {
-  hits = 0
-  seen = 0
-  removed = false
-  readonly limit: number
-  constructor (readonly fault: LogsFaultKind, readonly plan: LogsFaultPlan, private readonly owner: Set<Rule>) {
-    this.limit = plan.times ?? (plan.every === undefined && plan.probability === undefined ? 1 : Infinity)
-  }
-
+/** The shared rule, plus which requests it applies to. */
+class Rule extends FaultRule<LogsFaultKind, LogsFaultPlan> {
   matches (op: string | undefined, body: string): boolean {
     if (this.plan.op !== undefined && this.plan.op !== op) return false
     if (this.plan.messageContains !== undefined && !body.includes(this.plan.messageContains)) return false
     return true
-  }
-
-  take (rand: () => number): boolean {
-    if (this.removed || this.hits >= this.limit) return false
-    this.seen++
-    if (this.plan.every !== undefined && this.seen % this.plan.every !== 0) return false
-    if (this.plan.probability !== undefined && !(rand() < this.plan.probability)) return false
-    this.hits++
-    if (this.hits >= this.limit) this.remove()
-    return true
-  }
-
-  remove (): void { this.removed = true; this.owner.delete(this) }
-}
-
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 

@@ -9,12 +9,12 @@ import { existsSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { GetMetricStatisticsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch'
 import { kSettings } from '../../src/cli/config.js'
 import { kPeriodMs } from '../../src/limits.js'
 import { relativeErrorBound } from '../../src/store/aggregate.js'
-import { cloudWatchClientFor, startMoto, type MotoServer } from '../helpers/moto.js'
+import { useMoto } from '../helpers/moto.js'
 import { ExactSum, mulberry32 } from '../helpers/cw-reference.js'
 
 const kRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -267,20 +267,11 @@ describe('HTTP ingest', () => {
 })
 
 describe('SIGTERM seals and publishes the open minute', () => {
-  let moto: MotoServer
-  let cw: CloudWatchClient
-  beforeAll(async () => {
-    moto = await startMoto()
-    cw = cloudWatchClientFor(moto.endpoint)
-  })
-  afterAll(async () => {
-    cw?.destroy()
-    await moto?.stop()
-  })
+  const peer = useMoto()
 
   it('--sink cloudwatch → moto: every sample of the current minute is there after exit 0', async () => {
     const ns = 'Minutely/CliSidecar'
-    const sc = await startCli(['--http-port', '0', '--sink', 'cloudwatch', '--cloudwatch-endpoint', moto.endpoint, '--no-compression',
+    const sc = await startCli(['--http-port', '0', '--sink', 'cloudwatch', '--cloudwatch-endpoint', peer.moto.endpoint, '--no-compression',
       '--region', 'us-east-1', '--namespace', ns],
     { AWS_ACCESS_KEY_ID: 'AKIDCLITEST', AWS_SECRET_ACCESS_KEY: 'cli-test-secret' })
     const dims = { EndpointName: 'cli-ep', VariantName: 'AllTraffic' }
@@ -299,7 +290,7 @@ describe('SIGTERM seals and publishes the open minute', () => {
     expect(end.stderr).toMatch(/closed: 120 samples accepted, 0 rejected, [1-9]\d* datums published/)
     expect(end.code).toBe(0)
 
-    const out = await cw.send(new GetMetricStatisticsCommand({
+    const out = await peer.cw.send(new GetMetricStatisticsCommand({
       Namespace: ns,
       MetricName: 'SidecarLatency',
       Dimensions: [{ Name: 'EndpointName', Value: 'cli-ep' }, { Name: 'VariantName', Value: 'AllTraffic' }],

@@ -15,8 +15,8 @@
  * Time: a ManualClock set to a whole minute 10 minutes ago, so timestamps are real-looking
  * and recent; sealing happens only when the test advances it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GetMetricStatisticsCommand, type CloudWatchClient, type Datapoint, type Dimension } from '@aws-sdk/client-cloudwatch'
+import { describe, expect, it } from 'vitest'
+import { GetMetricStatisticsCommand, type Datapoint, type Dimension } from '@aws-sdk/client-cloudwatch'
 import {
   createAggregator,
   cloudWatchSink,
@@ -27,7 +27,7 @@ import {
   type MetricSink,
 } from '../../src/index.js'
 import { kPeriodMs } from '../../src/limits.js'
-import { cloudWatchClientFor, startMoto, type MotoServer } from '../helpers/moto.js'
+import { useMoto } from '../helpers/moto.js'
 import { gaussian, mulberry32, RawSeries, relErr } from '../helpers/cw-reference.js'
 
 const kNs = 'Minutely/EngineMoto'
@@ -37,18 +37,7 @@ const kDims = { EndpointName: 'moto-ep', VariantName: 'AllTraffic' }
 const kCwDims: Dimension[] = [{ Name: 'EndpointName', Value: 'moto-ep' }, { Name: 'VariantName', Value: 'AllTraffic' }]
 const kBound = relativeErrorBound(6)
 
-let moto: MotoServer
-let cw: CloudWatchClient
-
-beforeAll(async () => {
-  moto = await startMoto()
-  cw = cloudWatchClientFor(moto.endpoint)
-})
-
-afterAll(async () => {
-  cw?.destroy()
-  await moto?.stop()
-})
+const peer = useMoto()
 
 interface Harness { agg: Aggregator, clock: ManualClock, batches: DatumBatch[], errors: Error[] }
 
@@ -56,7 +45,7 @@ function harness (): Harness {
   const clock = new ManualClock(T0 + 1_000)
   const batches: DatumBatch[] = []
   const real = cloudWatchSink({
-    endpoint: moto.endpoint,
+    endpoint: peer.moto.endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'AKIDMOTOTEST', secretAccessKey: 'moto-test-secret' },
     disableRequestCompression: true,
@@ -89,7 +78,7 @@ async function settle ({ agg, errors }: Harness): Promise<void> {
 }
 
 async function read (metric: string, unit = 'Microseconds'): Promise<Datapoint[]> {
-  const out = await cw.send(new GetMetricStatisticsCommand({
+  const out = await peer.cw.send(new GetMetricStatisticsCommand({
     Namespace: kNs,
     MetricName: metric,
     Dimensions: kCwDims,

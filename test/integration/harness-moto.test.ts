@@ -3,18 +3,17 @@
  * moto 5.2 behaviour that minutely's integration tests rely on (documented in test/helpers/moto.ts).
  * If moto changes behaviour, the "moto behaviour" tests here fail first.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   GetMetricDataCommand,
   GetMetricStatisticsCommand,
   ListMetricsCommand,
   PutMetricDataCommand,
-  type CloudWatchClient,
   type Datapoint,
   type Dimension,
   type MetricDatum,
 } from '@aws-sdk/client-cloudwatch'
-import { cloudWatchClientFor, startMoto, type MotoServer } from '../helpers/moto.js'
+import { cloudWatchClientFor, useMoto } from '../helpers/moto.js'
 import { kPeriodMs } from '../../src/limits.js'
 
 const kNs = 'Minutely/HarnessTest'
@@ -23,29 +22,18 @@ const kDims: Dimension[] = [{ Name: 'EndpointName', Value: 'my-endpoint' }, { Na
 const t0 = Math.floor(Date.now() / kPeriodMs) * kPeriodMs - 10 * kPeriodMs
 const kMinute = new Date(t0)
 
-let moto: MotoServer
-let cw: CloudWatchClient
-
-beforeAll(async () => {
-  moto = await startMoto()
-  cw = cloudWatchClientFor(moto.endpoint)
-})
-
-afterAll(async () => {
-  cw?.destroy()
-  await moto?.stop()
-})
+const peer = useMoto()
 
 beforeEach(async () => {
-  await moto.reset()
+  await peer.moto.reset()
 })
 
 async function put (MetricData: MetricDatum[], Namespace = kNs): Promise<void> {
-  await cw.send(new PutMetricDataCommand({ Namespace, MetricData }))
+  await peer.cw.send(new PutMetricDataCommand({ Namespace, MetricData }))
 }
 
 async function stats (MetricName: string, opts: { dims?: Dimension[], start?: number, end?: number, period?: number, namespace?: string } = {}): Promise<Datapoint[]> {
-  const out = await cw.send(new GetMetricStatisticsCommand({
+  const out = await peer.cw.send(new GetMetricStatisticsCommand({
     Namespace: opts.namespace ?? kNs,
     MetricName,
     Dimensions: opts.dims,
@@ -88,7 +76,7 @@ describe('round trip', () => {
   it('reset() wipes the data', async () => {
     await put([{ MetricName: 'Gone', Timestamp: kMinute, Value: 1 }])
     expect(await stats('Gone')).toHaveLength(1)
-    await moto.reset()
+    await peer.moto.reset()
     expect(await stats('Gone')).toEqual([])
   })
 })
@@ -155,7 +143,7 @@ describe('moto behaviour (characterisation)', () => {
 
   it('ExtendedStatistics are accepted but not computed', async () => {
     await put([{ MetricName: 'Pct', Timestamp: kMinute, Values: [1, 2, 3], Counts: [1, 1, 1] }])
-    const out = await cw.send(new GetMetricStatisticsCommand({
+    const out = await peer.cw.send(new GetMetricStatisticsCommand({
       Namespace: kNs, MetricName: 'Pct', StartTime: new Date(t0 - kPeriodMs), EndTime: new Date(t0 + kPeriodMs), Period: 60, ExtendedStatistics: ['p50', 'p99'],
     }))
     expect(out.Datapoints).toHaveLength(1)
@@ -170,7 +158,7 @@ describe('moto behaviour (characterisation)', () => {
       { MetricName: 'GMD', Dimensions: kDims, Timestamp: new Date(t0 + kPeriodMs), Value: 5 },
     ])
     const query = (Id: string, Stat: string, Dimensions = kDims) => ({ Id, MetricStat: { Metric: { Namespace: kNs, MetricName: 'GMD', Dimensions }, Period: 60, Stat } })
-    const out = await cw.send(new GetMetricDataCommand({
+    const out = await peer.cw.send(new GetMetricDataCommand({
       StartTime: new Date(t0 - kPeriodMs),
       EndTime: new Date(t0 + 2 * kPeriodMs),
       MetricDataQueries: [query('sum', 'Sum'), query('n', 'SampleCount'), query('avg', 'Average'), query('mx', 'Maximum'), query('rev', 'Sum', [kDims[1], kDims[0]])],
@@ -184,7 +172,7 @@ describe('moto behaviour (characterisation)', () => {
     expect(byId.sum.StatusCode).toBe('Complete')
     expect(byId.rev.Values).toEqual([])
 
-    const err = await cw.send(new GetMetricDataCommand({
+    const err = await peer.cw.send(new GetMetricDataCommand({
       StartTime: new Date(t0 - kPeriodMs), EndTime: new Date(t0 + 2 * kPeriodMs), MetricDataQueries: [query('p99', 'p99')],
     })).catch((e: Error & { $response?: { statusCode?: number } }) => e)
     expect(err).toBeInstanceOf(Error)
@@ -217,13 +205,13 @@ describe('moto behaviour (characterisation)', () => {
       { MetricName: 'L1', Dimensions: [kDims[0]], Timestamp: kMinute, Value: 1 },
       { MetricName: 'L1', Dimensions: [kDims[0]], Timestamp: kMinute, Value: 2 },
     ])
-    const count = async (MetricName: string): Promise<number> => (await cw.send(new ListMetricsCommand({ Namespace: kNs, MetricName }))).Metrics!.length
+    const count = async (MetricName: string): Promise<number> => (await peer.cw.send(new ListMetricsCommand({ Namespace: kNs, MetricName }))).Metrics!.length
     expect(await count('L2')).toBe(2)
     expect(await count('L1')).toBe(1)
   })
 
   it('fails on gzipped bodies: the client for moto must disable request compression', async () => {
-    const gz = cloudWatchClientFor(moto.endpoint, { disableRequestCompression: false, maxAttempts: 1 })
+    const gz = cloudWatchClientFor(peer.moto.endpoint, { disableRequestCompression: false, maxAttempts: 1 })
     try {
       const big = Array.from({ length: 300 }, (_, i) => ({ MetricName: `gz${i}`, Value: i, Timestamp: kMinute })) // > 10,240 bytes
       const err = await gz.send(new PutMetricDataCommand({ Namespace: kNs, MetricData: big })).catch((e: Error) => e)
