@@ -4,6 +4,11 @@
  * over every datum) equals what the sender handed to the kernel, and reports samples/s.
  *
  *   node bench/sidecar-ingest.mjs [--lines 20] [--rate 2500000] [--duration 5] [--threads 0] [--recv-buffer bytes]
+ *                                 [--receive-thread off] [--block-ms N]
+ *
+ * --receive-thread off reads the UDP socket on the sidecar's event loop (as before the
+ * receiving thread existed), to compare; --block-ms N blocks the sidecar's event loop for N ms
+ * once a second, as a seal slice or a major GC of a large heap would.
  *
  * --rate 0 sends as fast as the sender can (loss is then expected and reported). Loss is
  * split into what the kernel dropped (receive buffer full: /proc/net/udp "drops") and what
@@ -60,11 +65,13 @@ export function cpuTimes () {
 
 /**
  * One run. Returns sent/published totals, rates and loss.
- * @param {{lines: number, rate: number, durationMs: number, threads?: number, recvBufferBytes?: number}} o
+ * @param {{lines: number, rate: number, durationMs: number, threads?: number, recvBufferBytes?: number, receiveThread?: boolean, blockMs?: number}} o
  */
 export async function runIngest (o) {
   const flags = { 'statsd-port': '0', 'statsd-units': kStatsdUnits, 'ingest-threads': String(o.threads ?? 0) }
   if (o.recvBufferBytes) flags['udp-recv-buffer-bytes'] = String(o.recvBufferBytes)
+  if (o.receiveThread === false) flags['receive-thread'] = 'off'
+  if (o.blockMs) flags['block-ms'] = String(o.blockMs)
   const env = { ...process.env }
   const receiver = fork(here('./sidecar-receiver.mjs'), [JSON.stringify(flags)], { execArgv: [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
   try {
@@ -91,6 +98,8 @@ export async function runIngest (o) {
     return {
       lines: o.lines,
       targetRate: o.rate,
+      receiveThread: o.receiveThread !== false,
+      blockMs: o.blockMs ?? 0,
       durationMs: Math.round(sent.wallMs),
       threads: ready.threads,
       recvBufferBytes: ready.recvBufferBytes,
@@ -127,12 +136,12 @@ export function formatIngest (r) {
   return `${String(r.lines).padStart(2)} lines/datagram  target ${r.targetRate > 0 ? (r.targetRate / 1e6).toFixed(2) + 'M/s' : 'max   '}  ` +
     `sent ${(r.sentPerSec / 1e6).toFixed(3)}M/s  published ${(r.samplesPerSec / 1e6).toFixed(3)}M/s  ` +
     `lost ${r.lost} (${(100 * r.lossRatio).toFixed(2)}%; kernel drops ${r.kernelDrops ?? '?'} dgrams, overloaded ${r.overloadedDatagrams})  ` +
-    `sum ${r.sumMatches ? 'exact' : 'DIFFERS'}  cpu: sender ${r.senderCpuPct}% sidecar ${r.receiverCpuPct}% (loop ${Math.round(100 * r.receiverEventLoopUtilization)}%, delay p99 ${r.receiverLoopDelayMs?.p99} max ${r.receiverLoopDelayMs?.max} ms) others ${r.otherCpuPct ?? '?'}%${r.otherCpuPct > 15 ? ' (DISTURBED)' : ''}  threads ${r.threads}`
+    `sum ${r.sumMatches ? 'exact' : 'DIFFERS'}  ${r.receiveThread ? 'receiving thread' : 'read on the event loop'}${r.blockMs ? `, loop blocked ${r.blockMs} ms/s` : ''}  cpu: sender ${r.senderCpuPct}% sidecar ${r.receiverCpuPct}% (loop ${Math.round(100 * r.receiverEventLoopUtilization)}%, delay p99 ${r.receiverLoopDelayMs?.p99} max ${r.receiverLoopDelayMs?.max} ms) others ${r.otherCpuPct ?? '?'}%${r.otherCpuPct > 15 ? ' (DISTURBED)' : ''}  threads ${r.threads}`
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { lines: { type: 'string', default: '20' }, rate: { type: 'string', default: '0' }, duration: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' }, 'recv-buffer': { type: 'string' } } })
-  const r = await runIngest({ lines: Number(values.lines), rate: Number(values.rate), durationMs: Number(values.duration) * 1000, threads: Number(values.threads), recvBufferBytes: values['recv-buffer'] ? Number(values['recv-buffer']) : undefined })
+  const { values } = parseArgs({ options: { lines: { type: 'string', default: '20' }, rate: { type: 'string', default: '0' }, duration: { type: 'string', default: '5' }, threads: { type: 'string', default: '0' }, 'recv-buffer': { type: 'string' }, 'receive-thread': { type: 'string', default: 'on' }, 'block-ms': { type: 'string', default: '0' } } })
+  const r = await runIngest({ lines: Number(values.lines), rate: Number(values.rate), durationMs: Number(values.duration) * 1000, threads: Number(values.threads), recvBufferBytes: values['recv-buffer'] ? Number(values['recv-buffer']) : undefined, receiveThread: values['receive-thread'] !== 'off', blockMs: Number(values['block-ms']) })
   console.log(formatIngest(r))
   console.log(JSON.stringify(r))
 }

@@ -3,7 +3,10 @@
  * process, exactly as `minutely sidecar` starts it, but with a sink that only adds up what is
  * published (SampleCount and Sum of every datum), so reading the result back costs nothing.
  *
- * argv[2]: JSON of CLI flags (e.g. {"statsd-port": "0", "ingest-threads": "1"}).
+ * argv[2]: JSON of CLI flags (e.g. {"statsd-port": "0", "ingest-threads": "1"}), plus two of the
+ * benchmark's own: "receive-thread": "off" reads the UDP socket on the event loop instead of a
+ * thread of its own, and "block-ms": N blocks the event loop for N ms once a second (what a
+ * seal slice, a major GC of a large heap or a burst of HTTP does to it).
  * IPC: sends {ready, port, recvBufferBytes}; on "stop" closes the sidecar (listeners drain,
  * workers finish, the engine seals and publishes) and sends the totals.
  */
@@ -11,7 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { startSidecar } from '../dist/cli/sidecar.js'
 import { kSettings, resolveSettings } from '../dist/cli/config.js'
 
-const flags = { sink: 'memory', 'http-port': '0', 'emf-port': 'off', ...JSON.parse(process.argv[2] ?? '{}') }
+const { 'receive-thread': receiveThread, 'block-ms': blockMs, ...flags } = { sink: 'memory', 'http-port': '0', 'emf-port': 'off', ...JSON.parse(process.argv[2] ?? '{}') }
 const settings = resolveSettings(kSettings, flags, {})
 let published = 0
 let publishedSum = 0
@@ -26,7 +29,11 @@ const sink = {
   },
 }
 const logs = []
-const sidecar = await startSidecar(settings, { sink, log: (l) => { logs.push(l) } })
+const sidecar = await startSidecar(settings, { sink, log: (l) => { logs.push(l) }, receiveThreads: receiveThread !== 'off' })
+if (Number(blockMs) > 0) {
+  const cell = new Int32Array(new SharedArrayBuffer(4))
+  setInterval(() => { Atomics.wait(cell, 0, 0, Number(blockMs)) }, 1000).unref()
+}
 // BENCH_QUEUE=1: the queue to the workers every 250 ms (when does it fill up?).
 if (process.env.BENCH_QUEUE) {
   const t0 = Date.now()

@@ -34,6 +34,11 @@ export interface SidecarDeps {
   log?: (line: string) => void
   /** Model server commands to run (the groups after `--`), one per container. */
   commands?: readonly string[][]
+  /**
+   * Read the StatsD and EMF UDP sockets on threads of their own (false: on the event loop, as
+   * the ingest benchmark does to compare the two). @default true
+   */
+  receiveThreads?: boolean
 }
 
 export interface Sidecar {
@@ -197,12 +202,12 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
     const maxDatagramBytes = typeof s.maxDatagramBytes === 'number' && s.maxDatagramBytes > 0 ? s.maxDatagramBytes : undefined
     try {
       if (statsdPort !== undefined || statsdSocket !== undefined) {
-        statsd = await startStatsdListener({ aggregator, pool, host, port: statsdPort, socketPath: statsdSocket, recvBufferBytes, maxDatagramBytes, log })
+        statsd = await startStatsdListener({ aggregator, pool, host, port: statsdPort, socketPath: statsdSocket, recvBufferBytes, maxDatagramBytes, receiveThread: deps.receiveThreads, log })
         log(`statsd: listening on ${[statsd.port !== undefined ? `udp://${at(statsd.port)}` : '', statsd.socketPath !== undefined ? `unixgram://${statsd.socketPath}` : ''].filter(x => x !== '').join(' and ')}` +
           (statsd.recvBufferBytes !== undefined ? ` (receive buffer ${(statsd.recvBufferBytes / (process.platform === 'linux' ? 2 : 1) / 2 ** 20).toFixed(1)} MiB)` : '') + `, ${threads} ingest thread${threads > 1 ? 's' : ''}`)
       }
       if (emfPort !== undefined) {
-        emf = await startEmfListener({ aggregator, pool, host, port: emfPort, recvBufferBytes, maxDatagramBytes, log })
+        emf = await startEmfListener({ aggregator, pool, host, port: emfPort, recvBufferBytes, maxDatagramBytes, receiveThread: deps.receiveThreads, log })
         log(`emf: agent endpoint on tcp://${at(emf.port)} and udp://${at(emf.port)}`)
       }
       if (statsd?.port !== undefined) endpoints.StatsD = `udp://${at(statsd.port)}`

@@ -7,7 +7,7 @@
  *
  * A batch is cut when it reaches `batchBytes`, after `batchDelayMs`, or when the engine's
  * minute changes, so that every sample of a batch without a timestamp belongs to the minute
- * the batch was started in. The queue to the workers is bounded: past `maxQueuedBatches`,
+ * the batch was started in. The queue to the workers is bounded: past `maxQueuedBytes`,
  * datagrams are dropped and counted (`datagramsDropped`), never buffered without bound.
  */
 import { existsSync } from 'node:fs'
@@ -22,6 +22,9 @@ import { kPeriodMs } from '../limits.js'
 
 /** The batch size the sidecar's listeners use: 1 MiB (see {@link IngestPoolOptions.batchBytes}). */
 export const kSidecarBatchBytes = 1_048_576
+
+/** A bound on the number of queued batches as well, however small they are. */
+const kMaxQueuedBatches = 4096
 
 export interface IngestPoolOptions {
   aggregator: Aggregator
@@ -39,8 +42,12 @@ export interface IngestPoolOptions {
   batchDelayMs?: number
   /** The worker module (tests substitute one that fails). @default the compiled `worker.js` */
   workerFilename?: string
-  /** Batches waiting for a worker before datagrams are dropped. @default 64 MiB worth of batches (1024 of 64 KiB, 64 of 1 MiB) */
-  maxQueuedBatches?: number
+  /**
+   * Bytes of batches waiting for (or being parsed by) a worker before datagrams are dropped
+   * and counted as `overloaded`. Bytes, not batches: a stalled event loop can hand over many
+   * small batches at once (cut after `batchDelayMs` at a low rate). @default 64 MiB
+   */
+  maxQueuedBytes?: number
   /**
    * Raises the workers' nice value (Linux, through piscina's optional @napi-rs/nice): under
    * CPU contention the event loop, which empties the sockets' kernel buffers, runs first and
@@ -62,6 +69,7 @@ export interface IngestPoolStats {
   /** Datagrams lost with a batch whose worker failed. */
   datagramsLostToWorkerFailure: number
   queuedBatches: number
+  queuedBytes: number
   threads: number
 }
 
@@ -72,13 +80,13 @@ class Batch {
   constructor (public buf: Uint8Array) {}
 }
 
-/** The worker file: the compiled sibling, or dist/ when running from sources. */
-function workerFile (): string {
-  const sibling = new URL('./worker.js', import.meta.url)
+/** A thread module of the ingest: the compiled sibling, or dist/ when running from sources. */
+export function ingestModule (file: 'worker.js' | 'udp-thread.js'): string {
+  const sibling = new URL(`./${file}`, import.meta.url)
   if (existsSync(fileURLToPath(sibling))) return sibling.href
-  const dist = new URL('../../dist/ingest/worker.js', import.meta.url)
+  const dist = new URL(`../../dist/ingest/${file}`, import.meta.url)
   if (existsSync(fileURLToPath(dist))) return dist.href
-  throw new Error('minutely: the ingest worker (dist/ingest/worker.js) is missing: run `npm run build`')
+  throw new Error(`minutely: the ingest thread module (dist/ingest/${file}) is missing: run \`npm run build\``)
 }
 
 export class IngestPool {
@@ -87,7 +95,7 @@ export class IngestPool {
   readonly #piscina: Piscina
   readonly #batchBytes: number
   readonly #delayMs: number
-  readonly #maxQueued: number
+  readonly #maxQueuedBytes: number
   readonly #open: Record<'statsd' | 'emf', Batch | null> = { statsd: null, emf: null }
   readonly #timers: Record<'statsd' | 'emf', NodeJS.Timeout | null> = { statsd: null, emf: null }
   readonly #pending = new Set<Promise<void>>()
@@ -102,7 +110,7 @@ export class IngestPool {
     const threads = o.threads ?? Math.max(1, Math.min(4, availableParallelism()))
     this.#batchBytes = o.batchBytes ?? 65_536
     this.#delayMs = o.batchDelayMs ?? 20
-    this.#maxQueued = o.maxQueuedBatches ?? Math.max(4, Math.floor(64 * 1_048_576 / this.#batchBytes))
+    this.#maxQueuedBytes = o.maxQueuedBytes ?? 64 * 1_048_576
     this.#maxFree = threads * 2 + 2
     const workerData: IngestWorkerData = { precisionBits: o.aggregator.options.precisionBits, statsd: o.statsd ?? {}, emf: o.emf ?? {} }
     const nice = o.niceIncrement ?? 10
@@ -110,8 +118,8 @@ export class IngestPool {
     // it is done instead of idling until the event loop has read its answer (which, under
     // load, waits behind thousands of datagrams): +8% throughput where the worker is the limit.
     // The worker handles them one after the other (the handler is synchronous).
-    this.#piscina = new Piscina({ filename: o.workerFilename ?? workerFile(), minThreads: threads, maxThreads: threads, workerData, idleTimeout: 2 ** 31 - 1, niceIncrement: nice, concurrentTasksPerWorker: 4 })
-    this.stats = { datagramsReceived: 0, datagramsDropped: 0, batchesSubmitted: 0, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 0, threads }
+    this.#piscina = new Piscina({ filename: o.workerFilename ?? ingestModule('worker.js'), minThreads: threads, maxThreads: threads, workerData, idleTimeout: 2 ** 31 - 1, niceIncrement: nice, concurrentTasksPerWorker: 4 })
+    this.stats = { datagramsReceived: 0, datagramsDropped: 0, batchesSubmitted: 0, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 0, queuedBytes: 0, threads }
   }
 
   /** Takes one datagram (or one chunk of complete EMF lines). Copies it; never parses here. */
@@ -145,25 +153,56 @@ export class IngestPool {
     const t = this.#timers[kind]
     if (t !== null) { clearTimeout(t); this.#timers[kind] = null }
     if (b === null || b.records === 0) return
-    if (this.stats.queuedBatches >= this.#maxQueued) {
-      this.stats.datagramsDropped += b.records
-      this.#agg.countRejected('overloaded', `ingest queue full (${this.#maxQueued} batches): dropped ${b.records} ${kind} datagrams; add --ingest-threads or reduce the send rate`, b.records)
+    this.#dispatch(kind, b.buf, b.len, b.records, b.startedAt, undefined)
+  }
+
+  /** The batch size the pool cuts at (and a receiving thread should). */
+  get batchBytes (): number { return this.#batchBytes }
+  /** How long a batch stays open at most. */
+  get batchDelayMs (): number { return this.#delayMs }
+  /** Bytes of batches waiting for a worker before datagrams are dropped. */
+  get maxQueuedBytes (): number { return this.#maxQueuedBytes }
+
+  /**
+   * Takes a batch cut elsewhere (a receiving thread, see udp-receiver.ts): `records` records of
+   * `[u32 little-endian length][bytes]` in `buf[0, len)`, received at `receivedAtMs`. `release`
+   * gets the buffer back once it has been parsed (or dropped), or undefined when it was lost
+   * with a failed worker.
+   */
+  submitBatch (kind: 'statsd' | 'emf', buf: Uint8Array, len: number, records: number, receivedAtMs: number, release: (buf: Uint8Array | undefined) => void): void {
+    this.stats.datagramsReceived += records
+    if (this.#closed) {
+      this.#agg.countRejected('closed', `${records} ${kind} datagrams after the pool closed`, records)
+      release(buf)
+      return
+    }
+    this.#dispatch(kind, buf, len, records, receivedAtMs, release)
+  }
+
+  #dispatch (kind: 'statsd' | 'emf', buf: Uint8Array, len: number, records: number, receivedAt: number, release: ((buf: Uint8Array | undefined) => void) | undefined): void {
+    // One batch always fits (one larger than the bound is a single huge datagram or chunk).
+    if (this.stats.queuedBatches > 0 && (this.stats.queuedBytes + len > this.#maxQueuedBytes || this.stats.queuedBatches >= kMaxQueuedBatches)) {
+      this.stats.datagramsDropped += records
+      this.#agg.countRejected('overloaded', `ingest queue full (${(this.stats.queuedBytes / 1_048_576).toFixed(1)} MiB in ${this.stats.queuedBatches} batches): dropped ${records} ${kind} datagrams; add --ingest-threads or reduce the send rate`, records)
+      release?.(buf)
       return
     }
     this.stats.batchesSubmitted++
     this.stats.queuedBatches++
-    const task: IngestTask = { kind, buf: b.buf, length: b.len, nowMs: this.#agg.options.clock.now() }
-    const receivedAt = b.startedAt
-    const p = (this.#piscina.run(task, { transferList: [b.buf.buffer as ArrayBuffer] }) as Promise<IngestResult>).then(
+    this.stats.queuedBytes += len
+    const task: IngestTask = { kind, buf, length: len, nowMs: this.#agg.options.clock.now() }
+    const p = (this.#piscina.run(task, { transferList: [buf.buffer as ArrayBuffer] }) as Promise<IngestResult>).then(
       r => {
-        if (r.buf.byteLength === this.#batchBytes && this.#free.length < this.#maxFree) this.#free.push(r.buf)
+        if (release !== undefined) release(r.buf)
+        else if (r.buf.byteLength === this.#batchBytes && this.#free.length < this.#maxFree) this.#free.push(r.buf)
         this.#agg.mergePartial(r.partial, receivedAt)
       },
       (err: unknown) => {
+        release?.(undefined)
         this.stats.batchesFailed++
-        this.stats.datagramsLostToWorkerFailure += b.records
-        this.#agg.countRejected('worker_failed', `an ingest worker failed on a batch of ${b.records} ${kind} datagrams, which are lost: ${String((err as Error)?.message ?? err)}`, b.records)
-      }).finally(() => { this.stats.queuedBatches--; this.#pending.delete(p); this.#wakeWaiters() })
+        this.stats.datagramsLostToWorkerFailure += records
+        this.#agg.countRejected('worker_failed', `an ingest worker failed on a batch of ${records} ${kind} datagrams, which are lost: ${String((err as Error)?.message ?? err)}`, records)
+      }).finally(() => { this.stats.queuedBatches--; this.stats.queuedBytes -= len; this.#pending.delete(p); this.#wakeWaiters() })
     this.#pending.add(p)
   }
 
@@ -171,16 +210,16 @@ export class IngestPool {
    * True while the queue to the workers is at least half full: stream listeners (TCP) pause
    * their sockets, so that flow control, not loss, slows a fast sender down.
    */
-  get saturated (): boolean { return this.stats.queuedBatches * 2 >= this.#maxQueued }
+  get saturated (): boolean { return this.stats.queuedBytes * 2 >= this.#maxQueuedBytes }
 
   /** Calls `fn` once the queue is down to a quarter (at once when it already is). */
   whenReady (fn: () => void): void {
-    if (this.stats.queuedBatches * 4 <= this.#maxQueued) { fn(); return }
+    if (this.stats.queuedBytes * 4 <= this.#maxQueuedBytes) { fn(); return }
     this.#readyWaiters.push(fn)
   }
 
   #wakeWaiters (): void {
-    if (this.#readyWaiters.length === 0 || this.stats.queuedBatches * 4 > this.#maxQueued) return
+    if (this.#readyWaiters.length === 0 || this.stats.queuedBytes * 4 > this.#maxQueuedBytes) return
     const w = this.#readyWaiters
     this.#readyWaiters = []
     for (const fn of w) { try { fn() } catch { /* a waiter must not break the pool */ } }

@@ -12,14 +12,16 @@
  * after `idleTimeoutMs` without data. When the pool's queue to the workers is long, sockets are
  * paused (TCP flow control) instead of dropping documents.
  *
- * UDP: each datagram holds one or more whole documents.
+ * UDP: each datagram holds one or more whole documents; the socket is read on a thread of its
+ * own, as the StatsD listener's is (ingest/udp-receiver.ts).
  */
 import { createServer, type Server, type Socket as NetSocket } from 'node:net'
 import type { Socket as UdpSocket } from 'node:dgram'
 import type { Aggregator } from '../core/aggregator.js'
 import { ConfigError } from '../errors.js'
 import type { IngestPool } from '../ingest/pool.js'
-import { bindUdp, drainQuiet, kDefaultMaxDatagramBytes, kDefaultRecvBufferBytes } from './statsd.js'
+import { startUdpReceiver, type UdpReceiver } from '../ingest/udp-receiver.js'
+import { bindUdp, drainQuiet, kDefaultMaxDatagramBytes, kDefaultRecvBufferBytes, udpBindError } from './statsd.js'
 
 export interface EmfListenerOptions {
   aggregator: Aggregator
@@ -38,6 +40,8 @@ export interface EmfListenerOptions {
   recvBufferBytes?: number
   /** UDP datagrams larger than this are rejected (`too_large`). @default 65535 */
   maxDatagramBytes?: number
+  /** Read the UDP socket on a thread of its own; false reads it on the event loop. @default true */
+  receiveThread?: boolean
   log?: (line: string) => void
 }
 
@@ -177,10 +181,11 @@ export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListe
     aggregator.countRejected('overloaded', `EMF TCP connection refused: ${server.maxConnections} connections are open (maxConnections)`)
   })
 
+  const tooLargeMessage = (n: number): string => `EMF datagram of ${n} bytes is over the limit of ${maxDgram}: send large documents over TCP`
   const onDatagram = (msg: Buffer): void => {
     stats.datagrams++
     if (msg.length > maxDgram) {
-      aggregator.countRejected('too_large', `EMF datagram of ${msg.length} bytes is over the limit of ${maxDgram}`)
+      aggregator.countRejected('too_large', tooLargeMessage(msg.length))
       return
     }
     if (msg.length !== 0) pool.push('emf', msg)
@@ -189,6 +194,7 @@ export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListe
   // TCP first (it picks the port when 0), then UDP on the same number. With port 0 another
   // process may hold that UDP port: try a few times.
   let udp: { socket: UdpSocket, port: number, recvBufferBytes: number } | undefined
+  let thread: UdpReceiver | undefined
   let port = o.port
   for (let attempt = 0; ; attempt++) {
     await new Promise<void>((resolve, reject) => {
@@ -200,7 +206,24 @@ export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListe
     })
     const bound = (server.address() as { port: number }).port
     try {
-      udp = await bindUdp(host, bound, o.recvBufferBytes ?? kDefaultRecvBufferBytes, onDatagram, '--emf-port')
+      const recvBufferBytes = o.recvBufferBytes ?? kDefaultRecvBufferBytes
+      if (o.receiveThread !== false) {
+        thread = await startUdpReceiver({
+          aggregator,
+          pool,
+          kind: 'emf',
+          host,
+          port: bound,
+          recvBufferBytes,
+          maxDatagramBytes: maxDgram,
+          tooLargeMessage,
+          onCounts: (c) => { stats.datagrams += c.datagrams },
+          bindError: (err) => udpBindError(err, host, bound, '--emf-port'),
+          log: o.log,
+        })
+      } else {
+        udp = await bindUdp(host, bound, recvBufferBytes, onDatagram, '--emf-port')
+      }
       port = bound
       break
     } catch (err) {
@@ -219,10 +242,10 @@ export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListe
         const serverClosed = new Promise<void>(resolve => { server.close(() => { resolve() }) })
         // Clients get a FIN: aws-embedded-metrics reconnects on its next flush.
         for (const s of sockets) s.end()
-        await drainQuiet(() => stats.datagrams + stats.chunks + sockets.size, drainMs)
+        await Promise.all([drainQuiet(() => stats.datagrams + stats.chunks + sockets.size, drainMs), thread?.close(drainMs)])
         for (const s of sockets) s.destroy()
         await serverClosed
-        await new Promise<void>(resolve => { udp!.socket.close(() => { resolve() }) })
+        if (udp !== undefined) await new Promise<void>(resolve => { udp!.socket.close(() => { resolve() }) })
       })()
       return closed
     },

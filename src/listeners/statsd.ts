@@ -2,13 +2,14 @@
  * The StatsD / DogStatsD listener of the sidecar: UDP (default 127.0.0.1:8125) and, when the
  * optional `unix-dgram` package is installed, a Unix datagram socket.
  *
- * The event loop does the least it can per datagram: a length check and one copy into the
- * ingest pool's open batch. Parsing, validation and histogramming happen on the pool's worker
+ * The UDP socket is read on a thread of its own (ingest/udp-receiver.ts), which does the least
+ * it can per datagram: a length check and one copy into the open batch; the event loop only
+ * forwards whole batches. Parsing, validation and histogramming happen on the pool's worker
  * threads; bad lines are counted there by reason, and the good lines of the same datagram
- * still count.
+ * still count. (The Unix datagram socket is read on the event loop, as unix-dgram requires.)
  *
- * The kernel's receive buffer is what absorbs bursts while the event loop is busy (a seal, a
- * GC pause): the socket asks for `recvBufferBytes` and reports what the kernel granted, which
+ * The kernel's receive buffer is what absorbs bursts while the receiving thread is not
+ * running (the CPU is busy elsewhere): the socket asks for `recvBufferBytes` and reports what the kernel granted, which
  * Linux caps at `net.core.rmem_max` (and reports doubled). Datagrams the kernel drops because
  * the buffer was full cannot be counted here; `/proc/net/udp` (`drops`) or `netstat -su`
  * (`receive buffer errors`) shows them.
@@ -19,6 +20,7 @@ import { lstatSync, unlinkSync } from 'node:fs'
 import type { Aggregator } from '../core/aggregator.js'
 import { ConfigError } from '../errors.js'
 import type { IngestPool } from '../ingest/pool.js'
+import { startUdpReceiver, type UdpReceiver } from '../ingest/udp-receiver.js'
 
 export interface StatsdListenerOptions {
   aggregator: Aggregator
@@ -33,6 +35,11 @@ export interface StatsdListenerOptions {
   recvBufferBytes?: number
   /** Datagrams larger than this are rejected whole (`too_large`). @default 65535 */
   maxDatagramBytes?: number
+  /**
+   * Read the UDP socket on a thread of its own (see ingest/udp-receiver.ts), so that nothing
+   * the event loop does delays it; false reads it on the event loop. @default true
+   */
+  receiveThread?: boolean
   log?: (line: string) => void
 }
 
@@ -45,6 +52,12 @@ export interface StatsdListener {
   readonly recvBufferBytes: number | undefined
   /** Datagrams received (before the size check). */
   readonly stats: { datagrams: number, bytes: number, tooLarge: number }
+  /**
+   * Resolves once the UDP receiving thread has taken every message the engine sent it so far
+   * (a minute boundary, say), with the number of UDP datagrams it has read; without a thread,
+   * at once with `stats.datagrams`.
+   */
+  sync (): Promise<number>
   /**
    * Stops receiving. Datagrams still in the kernel's buffer are read first: the socket stays
    * open until it has been quiet for 20 ms (at most `drainMs`, default 500).
@@ -65,15 +78,20 @@ export async function bindUdp (host: string, port: number, recvBufferBytes: numb
     socket.bind(port, host, () => { socket.off('error', reject); resolve() })
   }).catch((err: NodeJS.ErrnoException) => {
     try { socket.close() } catch { /* never bound */ }
-    if (err.code === 'EADDRINUSE') throw new ConfigError(`${what}: UDP port ${port} on ${host} is in use: pass a free port (0 picks one) or "off"`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
-    if (err.code === 'EADDRNOTAVAIL') throw new ConfigError(`${what}: cannot bind ${host}: no such local address (--bind)`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
-    throw err
+    throw udpBindError(err, host, port, what)
   })
   // Errors after bind (ICMP, a closed socket) must never crash the sidecar: UDP has no peer to tell.
   socket.on('error', () => {})
   let granted = 0
   try { granted = socket.getRecvBufferSize() } catch { /* platform without getsockopt */ }
   return { socket, port: socket.address().port, recvBufferBytes: granted }
+}
+
+/** The error to throw when binding a UDP port failed: a ConfigError naming the flag where the cause is the user's to fix. */
+export function udpBindError (err: NodeJS.ErrnoException, host: string, port: number, what: string): Error {
+  if (err.code === 'EADDRINUSE') return new ConfigError(`${what}: UDP port ${port} on ${host} is in use: pass a free port (0 picks one) or "off"`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+  if (err.code === 'EADDRNOTAVAIL') return new ConfigError(`${what}: cannot bind ${host}: no such local address (--bind)`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+  return err
 }
 
 /** Resolves once `count()` has not moved for 20 ms, or after `maxMs`. */
@@ -129,19 +147,38 @@ export async function startStatsdListener (o: StatsdListenerOptions): Promise<St
     stats.bytes += n
     if (n > maxBytes) {
       stats.tooLarge++
-      aggregator.countRejected('too_large', `StatsD datagram of ${n} bytes is over the limit of ${maxBytes}: lower the client's buffer size (hot-shots maxBufferSize)`)
+      aggregator.countRejected('too_large', tooLargeMessage(n))
       return
     }
     if (n !== 0) pool.push('statsd', msg)
   }
 
+  const tooLargeMessage = (n: number): string => `StatsD datagram of ${n} bytes is over the limit of ${maxBytes}: lower the client's buffer size (hot-shots maxBufferSize)`
   let udp: { socket: Socket, port: number, recvBufferBytes: number } | undefined
+  let thread: UdpReceiver | undefined
   if (o.port !== undefined) {
     const want = o.recvBufferBytes ?? kDefaultRecvBufferBytes
-    udp = await bindUdp(host, o.port, want, onMessage, '--statsd-port')
+    if (o.receiveThread !== false) {
+      thread = await startUdpReceiver({
+        aggregator,
+        pool,
+        kind: 'statsd',
+        host,
+        port: o.port,
+        recvBufferBytes: want,
+        maxDatagramBytes: maxBytes,
+        tooLargeMessage,
+        onCounts: (c) => { stats.datagrams += c.datagrams; stats.bytes += c.bytes; stats.tooLarge += c.tooLarge },
+        bindError: (err) => udpBindError(err, host, o.port!, '--statsd-port'),
+        log: o.log,
+      })
+    } else {
+      udp = await bindUdp(host, o.port, want, onMessage, '--statsd-port')
+    }
+    const reported = thread?.recvBufferBytes ?? udp!.recvBufferBytes
     // Linux caps the request at net.core.rmem_max and reports twice what it granted (the
     // other half is its bookkeeping allowance).
-    const granted = process.platform === 'linux' ? udp.recvBufferBytes / 2 : udp.recvBufferBytes
+    const granted = process.platform === 'linux' ? reported / 2 : reported
     if (granted > 0 && granted < want) {
       o.log?.(`statsd: asked for a ${(want / 2 ** 20).toFixed(1)} MiB UDP receive buffer; the kernel granted ${(granted / 2 ** 20).toFixed(1)} MiB ` +
         `(net.core.rmem_max): bursts longer than that are dropped by the kernel; raise it with sysctl -w net.core.rmem_max=${want}`)
@@ -153,6 +190,7 @@ export async function startStatsdListener (o: StatsdListenerOptions): Promise<St
     const mod = loadUnixDgram()
     if (mod === undefined) {
       udp?.socket.close()
+      await thread?.close(0)
       throw new ConfigError('--statsd-socket needs the optional package unix-dgram (npm install unix-dgram): Node has no Unix datagram sockets of its own', 'METRICS_ERR_INVALID_OPTION')
     }
     try {
@@ -168,6 +206,7 @@ export async function startStatsdListener (o: StatsdListenerOptions): Promise<St
       unix = s
     } catch (err) {
       udp?.socket.close()
+      await thread?.close(0)
       if (err instanceof ConfigError) throw err
       throw new ConfigError(`--statsd-socket ${o.socketPath}: cannot bind: ${(err as Error).message}`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
     }
@@ -175,14 +214,15 @@ export async function startStatsdListener (o: StatsdListenerOptions): Promise<St
 
   let closed: Promise<void> | undefined
   return {
-    port: udp?.port,
+    port: thread?.port ?? udp?.port,
     host,
     socketPath: o.socketPath,
-    recvBufferBytes: udp?.recvBufferBytes,
+    recvBufferBytes: thread?.recvBufferBytes ?? udp?.recvBufferBytes,
     stats,
+    sync: () => thread?.sync() ?? Promise.resolve(stats.datagrams),
     close (drainMs = 500) {
       closed ??= (async () => {
-        await drainQuiet(() => stats.datagrams, drainMs)
+        await Promise.all([thread?.close(drainMs), (udp !== undefined || unix !== undefined) && drainQuiet(() => stats.datagrams, drainMs)])
         if (udp !== undefined) await new Promise<void>(resolve => { udp!.socket.close(() => { resolve() }) })
         if (unix !== undefined) {
           try { unix.close() } catch { /* already closed */ }

@@ -79,7 +79,7 @@ export interface StatusDoc {
     evicted: number
     openPeriods: number
     periodsSealed: number
-    pool: { queuedBatches: number, threads: number, datagramsReceived: number, datagramsDropped: number, batchesFailed: number } | null
+    pool: { queuedBatches: number, queuedBytes: number, threads: number, datagramsReceived: number, datagramsDropped: number, batchesFailed: number } | null
     listeners: Record<string, Record<string, number>>
   }
   publish: {
@@ -237,7 +237,7 @@ export class StatusBuilder {
         evicted: st.seriesEvicted,
         openPeriods: st.openPeriods,
         periodsSealed: st.periodsSealed,
-        pool: pool === undefined ? null : { queuedBatches: pool.queuedBatches, threads: pool.threads, datagramsReceived: pool.datagramsReceived, datagramsDropped: pool.datagramsDropped, batchesFailed: pool.batchesFailed },
+        pool: pool === undefined ? null : { queuedBatches: pool.queuedBatches, queuedBytes: pool.queuedBytes, threads: pool.threads, datagramsReceived: pool.datagramsReceived, datagramsDropped: pool.datagramsDropped, batchesFailed: pool.batchesFailed },
         listeners,
       },
       publish: {

@@ -157,6 +157,7 @@ export function renderMetrics (src: SelfMetricsSources, stats: AggregatorStats =
   const pool = poolStatsOf(src.pool)
   if (pool !== undefined) {
     e.gauge('minutely_ingest_queue_batches', 'Batches of datagrams waiting for or being parsed by an ingest worker thread.', pool.queuedBatches)
+    e.gauge('minutely_ingest_queue_bytes', 'Bytes of those batches (past 64 MiB, datagrams are dropped and counted as overloaded).', pool.queuedBytes)
     e.gauge('minutely_ingest_threads', 'Ingest worker threads.', pool.threads)
     e.counter('minutely_ingest_datagrams_received_total', 'Datagrams (or EMF line chunks) handed to the ingest pool.', pool.datagramsReceived)
     e.counter('minutely_ingest_datagrams_dropped_total', 'Datagrams dropped because the queue to the worker threads was full.', pool.datagramsDropped)

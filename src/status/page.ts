@@ -217,7 +217,7 @@ function render(doc) {
     row('late', n(i.late)),
     row('active series', n(i.activeSeries), { id: 'v-series', 'data-v': i.activeSeries }),
     row('overflowed', n(i.overflowed)),
-    i.pool ? [row('worker queue', n(i.pool.queuedBatches) + ' batches, ' + i.pool.threads + ' threads'), row('datagrams dropped', n(i.pool.datagramsDropped))] : null,
+    i.pool ? [row('worker queue', n(i.pool.queuedBatches) + ' batches (' + (i.pool.queuedBytes / 1048576).toFixed(1) + ' MiB), ' + i.pool.threads + ' threads'), row('datagrams dropped', n(i.pool.datagramsDropped))] : null,
     Object.keys(i.listeners).map(function (l) {
       var c = i.listeners[l];
       return row(l, Object.keys(c).map(function (k) { return k + ' ' + n(c[k]); }).join(', '));

@@ -102,6 +102,7 @@ export function startSelfMetrics (o: SelfMetricsOptions): SelfMetrics {
     const pool = poolStatsOf(o.pool)
     if (pool !== undefined) {
       rec('IngestQueueBatches', pool.queuedBatches, 'Count')
+      rec('IngestQueueBytes', pool.queuedBytes, 'Bytes')
       delta('IngestDatagramsDropped', pool.datagramsDropped)
     }
   }

@@ -58,7 +58,7 @@ describe('IngestPool', () => {
   it('drops and counts datagrams when the queue to the workers is full', async () => {
     const sink = inMemorySink()
     const agg = createAggregator({ namespace: 'Pool', sink, onWarning: () => {} })
-    const pool = new IngestPool({ aggregator: agg, threads: 1, batchBytes: 1024, maxQueuedBatches: 2 })
+    const pool = new IngestPool({ aggregator: agg, threads: 1, batchBytes: 1024, maxQueuedBytes: 2048 })
     pools.push(pool)
     for (let d = 0; d < 200; d++) pool.push('statsd', Buffer.from('M:1|c\n'.repeat(40)))
     await pool.drain()

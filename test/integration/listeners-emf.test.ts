@@ -256,8 +256,10 @@ describe('EMF agent endpoint: framing, limits, connections', () => {
   it('a sender faster than the workers is slowed by TCP flow control, not dropped', async () => {
     const sink = inMemorySink()
     const aggregator = createAggregator({ namespace: 'Default', sink, onWarning: () => {} })
-    // A tiny queue: the pool saturates at once, so the listener must pause the socket.
-    const pool = new IngestPool({ aggregator, threads: 1, batchBytes: 4096, maxQueuedBatches: 2 })
+    // A small queue (256 KiB, 2 MB sent): the pool saturates (half full) again and again, so
+    // the listener must pause the socket. What a socket read (≤ 64 KiB) pushes after the
+    // pause still fits in the other half.
+    const pool = new IngestPool({ aggregator, threads: 1, batchBytes: 4096, maxQueuedBytes: 262_144 })
     const emf = await startEmfListener({ aggregator, pool, port: 0 })
     const s = await connectTo(emf.port)
     const n = 20_000

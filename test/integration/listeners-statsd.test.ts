@@ -274,6 +274,7 @@ describe('StatsD listener limits and time', () => {
     await send('Lat:1|ms\nLat:2|ms')
     await settled(() => sidecar.pool!.stats.datagramsReceived)
     clock.set(t0 + 200)   // 12:01:00.100
+    await sidecar.statsd!.sync()   // the receiving thread has taken the new minute
     await send('Lat:10|ms')
     sock.close()
     await finish(sidecar)

@@ -19,7 +19,7 @@ describe('renderMetrics', () => {
     agg.record('ModelLatency', 1, { 'bad\u0001': 'x' })
     clock.advance(61_000 + 1000)
     await agg.flush()
-    const pool = { stats: { datagramsReceived: 10, datagramsDropped: 2, batchesSubmitted: 3, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 1, threads: 2 } }
+    const pool = { stats: { datagramsReceived: 10, datagramsDropped: 2, batchesSubmitted: 3, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 1, queuedBytes: 1000, threads: 2 } }
     const text = renderMetrics({ aggregator: agg, pool, timing: sink.timing, info: { version: '0.1.0' }, listeners: { statsd: { stats: { datagrams: 7, tooLarge: 1 } }, emf: () => ({ connections: 3 }), http: () => ({ samplesAccepted: 2, samplesRejected: 2, requests: 1 }) } })
     const m = parseExposition(text)
     const st = agg.stats()
@@ -33,6 +33,7 @@ describe('renderMetrics', () => {
     expect(m.get('minutely_datums_published_total')).toBe(st.datumsPublished)
     expect(m.get('minutely_last_publish_timestamp_seconds')).toBe(st.lastPublishAt / 1000)
     expect(m.get('minutely_ingest_queue_batches')).toBe(1)
+    expect(m.get('minutely_ingest_queue_bytes')).toBe(1000)
     expect(m.get('minutely_ingest_datagrams_dropped_total')).toBe(2)
     expect(m.get('minutely_listener_events_total{listener="statsd",event="too_large"}')).toBe(1)
     expect(m.get('minutely_listener_events_total{listener="emf",event="connections"}')).toBe(3)
@@ -75,13 +76,13 @@ describe('renderMetrics', () => {
 
   it('takes the pool and the listeners lazily (they may start after the HTTP listener)', async () => {
     const agg = createAggregator({ namespace: 'Test', sink: inMemorySink(), clock: new ManualClock(T0) })
-    let pool: { stats: { datagramsReceived: number, datagramsDropped: number, batchesSubmitted: number, batchesFailed: number, datagramsLostToWorkerFailure: number, queuedBatches: number, threads: number } } | undefined
+    let pool: { stats: { datagramsReceived: number, datagramsDropped: number, batchesSubmitted: number, batchesFailed: number, datagramsLostToWorkerFailure: number, queuedBatches: number, queuedBytes: number, threads: number } } | undefined
     let emf: { stats: Record<string, number> } | undefined
     const src = { aggregator: agg, pool: () => pool, listeners: () => ({ emf, statsd: undefined }) }
     let m = parseExposition(renderMetrics(src))
     expect(m.has('minutely_ingest_queue_batches')).toBe(false)
     expect([...m.keys()].some(k => k.startsWith('minutely_listener_events_total{'))).toBe(false)
-    pool = { stats: { datagramsReceived: 1, datagramsDropped: 0, batchesSubmitted: 1, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 4, threads: 2 } }
+    pool = { stats: { datagramsReceived: 1, datagramsDropped: 0, batchesSubmitted: 1, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 4, queuedBytes: 4000, threads: 2 } }
     emf = { stats: { connections: 2, linesTooLong: 1 } }
     m = parseExposition(renderMetrics(src))
     expect(m.get('minutely_ingest_queue_batches')).toBe(4)

@@ -10,7 +10,7 @@ describe('startSelfMetrics', () => {
     const clock = new ManualClock(T0)
     const sink = timedSink(inMemorySink(), () => clock.now())
     const agg = createAggregator({ namespace: 'MyInference', sink, clock, gracePeriodMs: 1000, onWarning: () => {} })
-    const pool = { stats: { datagramsReceived: 0, datagramsDropped: 0, batchesSubmitted: 0, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 3, threads: 1 } }
+    const pool = { stats: { datagramsReceived: 0, datagramsDropped: 0, batchesSubmitted: 0, batchesFailed: 0, datagramsLostToWorkerFailure: 0, queuedBatches: 3, queuedBytes: 3000, threads: 1 } }
     const self = startSelfMetrics({ aggregator: agg, pool, timing: sink.timing, intervalMs: 10_000, dimensions: { Host: 'test-host' } })
     expect(self.namespace).toBe('MyInference/minutely')
     for (let i = 0; i < 7; i++) agg.record('ModelLatency', 100 + i, { EndpointName: 'ep' }, { unit: 'Microseconds' })
@@ -34,6 +34,7 @@ describe('startSelfMetrics', () => {
     expect(rejected.StatisticValues.Sum).toBe(1)
     expect(find('SamplesRejected')!.StatisticValues.Sum).toBe(1)
     expect(find('IngestQueueBatches')!.StatisticValues.Maximum).toBe(3)
+    expect(find('IngestQueueBytes')!.StatisticValues.Maximum).toBe(3000)
     expect(find('ActiveSeries')!.StatisticValues.Minimum).toBeGreaterThanOrEqual(1)
     expect(own.every(d => d.Dimensions.some(x => x.Name === 'Host' && x.Value === 'test-host'))).toBe(true)
     // The first request timed by the sink is recorded as a latency sample of the next minute.
