@@ -148,7 +148,7 @@ async function main () {
   // Parts skipped in this run keep their figures from the previous file (and its date).
   if (skip.size > 0 && existsSync(values.out)) {
     const prev = JSON.parse(readFileSync(values.out, 'utf8'))
-    for (const [part, keys] of [['micro', ['micro', 'microVerdicts']], ['memory', ['memory', 'memoryVerdicts']], ['ingest', ['ingest', 'ingestAbove', 'ingestDisturbed', 'ingestVerdicts']]]) {
+    for (const [part, keys] of [['micro', ['micro', 'microVerdicts']], ['memory', ['memory', 'memoryVerdicts']], ['ingest', ['ingest', 'ingestAbove', 'ingestBlocked', 'ingestDisturbed', 'ingestVerdicts']]]) {
       if (!skip.has(part)) continue
       for (const k of keys) results[k] = prev[k] ?? null
       results[`${part}Date`] = prev[`${part}Date`] ?? prev.date
