@@ -28,16 +28,25 @@ function fail (message: string, code = 2): never {
   process.exit(code)
 }
 
-/** Seals and publishes on SIGTERM/SIGINT, then exits; a second signal exits at once. */
-function onShutdown (sidecar: Sidecar, log: (s: string) => void, after?: () => void): void {
+/**
+ * Seals and publishes on SIGTERM/SIGINT, then exits; a second signal exits at once. Installed
+ * before start-up: a signal that arrives while the sidecar starts is honoured once it is up
+ * (`started`), instead of killing it half-started.
+ */
+function onShutdown (log: (s: string) => void): { started: (sidecar: Sidecar, after?: () => void) => void } {
+  let sidecar: Sidecar | undefined
+  let after: (() => void) | undefined
+  let pending: string | undefined
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) { log(`${signal} again: exiting without waiting`); process.exit(130) }
+    if (sidecar === undefined) { pending = signal; return } // still starting: stopped as soon as it is up
     stopping = true
     after?.()
-    log(`${signal}: sealing and publishing everything (deadline ${String(sidecar.settings.closeTimeoutMs)} ms)`)
-    sidecar.close().then(r => {
-      const st = sidecar.aggregator.stats()
+    const sc = sidecar
+    log(`${signal}: sealing and publishing everything (deadline ${String(sc.settings.closeTimeoutMs)} ms)`)
+    sc.close().then(r => {
+      const st = sc.aggregator.stats()
       // Unsent but spooled is not lost: the next start with the same --spool-dir sends it.
       const lost = r.datumsPending > 0 && r.spooledBatches < r.unsent.length
       log(`closed: ${st.samplesAccepted} samples accepted, ${st.samplesRejected} rejected, ${st.datumsPublished} datums published in ${st.requestsSucceeded} requests` +
@@ -47,6 +56,13 @@ function onShutdown (sidecar: Sidecar, log: (s: string) => void, after?: () => v
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
   process.on('SIGINT', () => { stop('SIGINT') })
+  return {
+    started (sc, then) {
+      sidecar = sc
+      after = then
+      if (pending !== undefined) stop(pending)
+    },
+  }
 }
 
 async function main (argv: string[]): Promise<void> {
@@ -90,16 +106,18 @@ async function main (argv: string[]): Promise<void> {
       level: settings.logLevel as LogLevel,
       secrets: kSidecarSettings.filter(x => x.secret === true).map(x => settings[x.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as string | undefined),
     }).line
+    // Signals first (one during start-up is honoured once started), then the ready line: a
+    // supervisor that signals on "ready" must get a clean shutdown.
+    const shutdown = onShutdown(log)
     if (command === 'demo') {
       if ((parsed.values as Record<string, unknown>).sink === undefined && process.env.MINUTELY_SINK === undefined) settings.sink = 'memory'
       const { sidecar, stop } = await runDemo(settings, { out: s => { process.stdout.write(s) }, log }, undefined, commands)
-      onShutdown(sidecar, log, stop)
+      shutdown.started(sidecar, stop)
       return
     }
     const sidecar = await startSidecar(settings, { log, commands })
-    // Signals first, then the ready line: a supervisor that signals on "ready" must get a clean shutdown.
-    onShutdown(sidecar, log)
     log(`minutely sidecar: HTTP ingest on http://${sidecar.http.host}:${sidecar.http.port}/v1/samples · sink ${String(settings.sink)} · namespace ${String(settings.namespace)}`)
+    shutdown.started(sidecar)
   } catch (err) {
     if (err instanceof MetricsError) fail(err.message)
     throw err

@@ -84,10 +84,8 @@ async function startCli (args: string[], env: Record<string, string> = {}): Prom
     })
     void closed.then(r => { reject(new Error(`sidecar exited (${String(r.code)}/${String(r.signal)}) before listening:\n${r.stderr}`)) })
   })
-  // main.ts logs the "HTTP ingest on" line BEFORE it installs its SIGTERM/SIGINT handlers, so a
-  // SIGTERM sent right after the line can find the default disposition and kill the process
-  // (measured: ~1 in 5 on 2 cores). The handlers are installed in the same synchronous block as
-  // the log line, so once an HTTP request is served they are in place.
+  // main.ts installs its SIGTERM/SIGINT handlers before it starts the sidecar (a signal during
+  // start-up is honoured once it is up); /healthz answering is the readiness check.
   const health = await request(base, 'GET', '/healthz')
   if (health.status !== 200) throw new Error(`sidecar /healthz answered ${health.status}`)
   return {
