@@ -1,7 +1,9 @@
 /**
  * Main-thread side of worker ingest. Listeners push raw datagrams (or complete EMF lines);
  * the pool copies them into a batch buffer — one memcpy, no parsing on the event loop —
- * and hands full batches to piscina workers, moving the buffer rather than copying it.
+ * and hands full batches to piscina workers, moving the buffer rather than copying it. UDP
+ * receiving threads (udp-receiver.ts) cut their batches themselves and hand them over whole
+ * (`submitBatch`).
  * Workers return packed partial aggregates that the engine merges exactly; the packed data
  * and the batch buffer move back (transferred, not copied), and the buffer is reused.
  *
@@ -50,8 +52,9 @@ export interface IngestPoolOptions {
   maxQueuedBytes?: number
   /**
    * Raises the workers' nice value (Linux, through piscina's optional @napi-rs/nice): under
-   * CPU contention the event loop, which empties the sockets' kernel buffers, runs first and
-   * the workers catch up from the queue. Without it, a 2-core machine receiving 2.5M
+   * CPU contention the threads that empty the sockets' kernel buffers (the UDP receiving
+   * threads, the event loop for TCP and the Unix socket) run first and the workers catch up
+   * from the queue. Without it, a 2-core machine receiving 2.5M
    * samples/s loses datagrams in the kernel whenever the scheduler lets a worker run instead
    * of the event loop for a few milliseconds. @default 10
    */
