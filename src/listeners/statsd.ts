@@ -6,7 +6,8 @@
  * it can per datagram: a length check and one copy into the open batch; the event loop only
  * forwards whole batches. Parsing, validation and histogramming happen on the pool's worker
  * threads; bad lines are counted there by reason, and the good lines of the same datagram
- * still count. (The Unix datagram socket is read on the event loop, as unix-dgram requires.)
+ * still count. The Unix datagram socket is read on the event loop: unix-dgram, a native addon
+ * that is not worker-safe, crashed the process (SIGSEGV) when a worker thread that used it ended.
  *
  * The kernel's receive buffer is what absorbs bursts while the receiving thread is not
  * running (the CPU is busy elsewhere): the socket asks for `recvBufferBytes` and reports what the kernel granted, which
