@@ -21,6 +21,7 @@ import type { IngestResult, IngestTask, IngestWorkerData } from './worker.js'
 import type { StatsdParseOptions } from './statsd.js'
 import type { EmfParseOptions } from './emf.js'
 import { kPeriodMs } from '../limits.js'
+import { appendRecord, kRecordHeaderBytes } from './records.js'
 
 /** The batch size the sidecar's listeners use: 1 MiB (see {@link IngestPoolOptions.batchBytes}). */
 export const kSidecarBatchBytes = 1_048_576
@@ -131,21 +132,18 @@ export class IngestPool {
     this.stats.datagramsReceived++
     const now = this.#agg.options.clock.now()
     let b = this.#open[kind]
-    if (b !== null && (b.len + 4 + data.length > b.buf.length || Math.floor(now / kPeriodMs) !== Math.floor(b.startedAt / kPeriodMs))) {
+    if (b !== null && (b.len + kRecordHeaderBytes + data.length > b.buf.length || Math.floor(now / kPeriodMs) !== Math.floor(b.startedAt / kPeriodMs))) {
       this.#submit(kind)
       b = null
     }
     if (b === null) {
-      const need = data.length + 4
+      const need = data.length + kRecordHeaderBytes
       b = new Batch(need <= this.#batchBytes ? (this.#free.pop() ?? new Uint8Array(this.#batchBytes)) : new Uint8Array(need))
       b.startedAt = now
       this.#open[kind] = b
       this.#timers[kind] = setTimeout(() => { this.#timers[kind] = null; this.#submit(kind) }, this.#delayMs)
     }
-    const len = data.length
-    b.buf[b.len] = len & 0xff; b.buf[b.len + 1] = (len >>> 8) & 0xff; b.buf[b.len + 2] = (len >>> 16) & 0xff; b.buf[b.len + 3] = len >>> 24
-    b.buf.set(data, b.len + 4)
-    b.len += 4 + len
+    b.len = appendRecord(b.buf, b.len, data)
     b.records++
     if (b.len >= this.#batchBytes) this.#submit(kind)
   }
@@ -182,11 +180,16 @@ export class IngestPool {
     this.#dispatch(kind, buf, len, records, receivedAtMs, release)
   }
 
+  /** Counts `n` datagrams dropped because the ingest could not keep up (here, or in a receiving thread). */
+  countOverloaded (n: number, message: string): void {
+    this.stats.datagramsDropped += n
+    this.#agg.countRejected('overloaded', message, n)
+  }
+
   #dispatch (kind: 'statsd' | 'emf', buf: Uint8Array, len: number, records: number, receivedAt: number, release: ((buf: Uint8Array | undefined) => void) | undefined): void {
     // One batch always fits (one larger than the bound is a single huge datagram or chunk).
     if (this.stats.queuedBatches > 0 && (this.stats.queuedBytes + len > this.#maxQueuedBytes || this.stats.queuedBatches >= kMaxQueuedBatches)) {
-      this.stats.datagramsDropped += records
-      this.#agg.countRejected('overloaded', `ingest queue full (${(this.stats.queuedBytes / 1_048_576).toFixed(1)} MiB in ${this.stats.queuedBatches} batches): dropped ${records} ${kind} datagrams; add --ingest-threads or reduce the send rate`, records)
+      this.countOverloaded(records, `ingest queue full (${(this.stats.queuedBytes / 1_048_576).toFixed(1)} MiB in ${this.stats.queuedBatches} batches): dropped ${records} ${kind} datagrams; add --ingest-threads or reduce the send rate`)
       release?.(buf)
       return
     }

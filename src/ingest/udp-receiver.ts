@@ -85,10 +85,7 @@ export async function startUdpReceiver (o: UdpReceiverOptions): Promise<UdpRecei
   const counts = (c: UdpThreadCounts): void => {
     o.onCounts(c)
     if (c.tooLarge > 0) aggregator.countRejected('too_large', o.tooLargeMessage(c.tooLargeBytes), c.tooLarge)
-    if (c.overloaded > 0) {
-      pool.stats.datagramsDropped += c.overloaded
-      aggregator.countRejected('overloaded', `${kind} receive thread: every batch buffer is waiting for the workers: dropped ${c.overloaded} datagrams; add --ingest-threads or reduce the send rate`, c.overloaded)
-    }
+    if (c.overloaded > 0) pool.countOverloaded(c.overloaded, `${kind} receive thread: every batch buffer is waiting for the workers: dropped ${c.overloaded} datagrams; add --ingest-threads or reduce the send rate`)
   }
 
   const post = (m: UdpThreadIn, transfer?: ArrayBuffer[]): void => {

@@ -1,7 +1,7 @@
 /**
  * Worker-thread entry of a UDP receiver (see udp-receiver.ts): the thread owns one UDP
- * socket and does nothing but empty it, copying each datagram into the open batch
- * (`[u32 little-endian length][bytes]` records, as the ingest pool cuts them) and moving full
+ * socket and does nothing but empty it, copying each datagram into the open batch (records.ts,
+ * the format the ingest pool's batches have) and moving full
  * batches to the main thread. It runs no JavaScript of the engine, so nothing the main thread
  * does — sealing a 100k-series minute, a major GC of a large heap, serving the status page —
  * delays the reading of the socket, whose kernel buffer holds only a few milliseconds of
@@ -19,6 +19,8 @@
  */
 import { createSocket, type Socket } from 'node:dgram'
 import { parentPort, workerData } from 'node:worker_threads'
+import { drainQuiet } from './drain-quiet.js'
+import { appendRecord, kRecordHeaderBytes } from './records.js'
 
 /** What the main thread hands the thread at start. */
 export interface UdpThreadData {
@@ -115,31 +117,18 @@ function onMessage (msg: Buffer): void {
   counts.bytes += n
   if (n > o.maxDatagramBytes) { counts.tooLarge++; counts.tooLargeBytes = n; return }
   if (n === 0) return
-  if (buf !== undefined && (len + 4 + n > buf.length || batchStamp !== stampMs)) submit()
+  if (buf !== undefined && (len + kRecordHeaderBytes + n > buf.length || batchStamp !== stampMs)) submit()
   if (buf === undefined) {
-    const need = n + 4
+    const need = n + kRecordHeaderBytes
     const size = Math.max(need, o.batchBytes)
     if (need <= o.batchBytes && free.length > 0) buf = free.pop()!
     else if (held + size <= o.maxBytes) { buf = new Uint8Array(size); held += size } else { counts.overloaded++; return }
     batchStamp = stampMs
     timer = setTimeout(submit, o.batchDelayMs)
   }
-  const b = buf
-  b[len] = n & 0xff; b[len + 1] = (n >>> 8) & 0xff; b[len + 2] = (n >>> 16) & 0xff; b[len + 3] = n >>> 24
-  b.set(msg, len + 4)
-  len += 4 + n
+  len = appendRecord(buf, len, msg)
   records++
   if (len >= o.batchBytes) submit()
-}
-
-/** Resolves once no datagram has arrived for 20 ms, or after `maxMs`. */
-async function drainQuiet (maxMs: number): Promise<void> {
-  const end = Date.now() + maxMs
-  let last = -1
-  while (Date.now() < end && received !== last) {
-    last = received
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
 }
 
 const socket: Socket = createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: o.recvBufferBytes })
@@ -182,7 +171,7 @@ port.on('message', (m: UdpThreadIn) => {
     case 'close':
       if (closing) break
       closing = true
-      void drainQuiet(m.drainMs).then(() => {
+      void drainQuiet(() => received, m.drainMs).then(() => {
         socket.close(() => {
           submit()
           clearInterval(ticker)

@@ -8,6 +8,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina'
 import { PartialStore, type PackedPartial } from '../store/partial.js'
 import { parseStatsd, type StatsdParseOptions } from './statsd.js'
 import { parseEmf, type EmfParseOptions } from './emf.js'
+import { kRecordHeaderBytes } from './records.js'
 
 /** What the pool hands each worker at start. */
 export interface IngestWorkerData {
@@ -16,7 +17,7 @@ export interface IngestWorkerData {
   emf: EmfParseOptions
 }
 
-/** One task: records of `[u32 little-endian length][bytes]`. */
+/** One task: records of `[u32 little-endian length][bytes]` (records.ts). */
 export interface IngestTask {
   kind: 'statsd' | 'emf'
   buf: Uint8Array
@@ -53,9 +54,9 @@ function parse (task: IngestTask): PackedPartial {
   store.nowMs = task.nowMs
   const view = new DataView(buf.buffer, buf.byteOffset, length)
   let off = 0
-  while (off + 4 <= length) {
+  while (off + kRecordHeaderBytes <= length) {
     const n = view.getUint32(off, true)
-    off += 4
+    off += kRecordHeaderBytes
     const rec = buf.subarray(off, off + n)
     off += n
     if (task.kind === 'statsd') parseStatsd(rec, store, statsdOptions)

@@ -21,7 +21,8 @@ import type { Aggregator } from '../core/aggregator.js'
 import { ConfigError } from '../errors.js'
 import type { IngestPool } from '../ingest/pool.js'
 import { startUdpReceiver, type UdpReceiver } from '../ingest/udp-receiver.js'
-import { bindUdp, drainQuiet, kDefaultMaxDatagramBytes, kDefaultRecvBufferBytes, udpBindError } from './statsd.js'
+import { drainQuiet } from '../ingest/drain-quiet.js'
+import { bindUdp, kDefaultMaxDatagramBytes, kDefaultRecvBufferBytes, udpBindError } from './statsd.js'
 
 export interface EmfListenerOptions {
   aggregator: Aggregator

@@ -21,6 +21,7 @@ import { lstatSync, unlinkSync } from 'node:fs'
 import type { Aggregator } from '../core/aggregator.js'
 import { ConfigError } from '../errors.js'
 import type { IngestPool } from '../ingest/pool.js'
+import { drainQuiet } from '../ingest/drain-quiet.js'
 import { startUdpReceiver, type UdpReceiver } from '../ingest/udp-receiver.js'
 
 export interface StatsdListenerOptions {
@@ -93,18 +94,6 @@ export function udpBindError (err: NodeJS.ErrnoException, host: string, port: nu
   if (err.code === 'EADDRINUSE') return new ConfigError(`${what}: UDP port ${port} on ${host} is in use: pass a free port (0 picks one) or "off"`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
   if (err.code === 'EADDRNOTAVAIL') return new ConfigError(`${what}: cannot bind ${host}: no such local address (--bind)`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
   return err
-}
-
-/** Resolves once `count()` has not moved for 20 ms, or after `maxMs`. */
-export async function drainQuiet (count: () => number, maxMs: number): Promise<void> {
-  const end = Date.now() + maxMs
-  let last = -1
-  while (Date.now() < end) {
-    const n = count()
-    if (n === last) return
-    last = n
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
 }
 
 /** What the optional unix-dgram package exports (hot-shots' optional dependency). */
