@@ -24,10 +24,10 @@ import {
   relativeErrorBound,
   type Aggregator,
   type DatumBatch,
-  type MetricSink,
 } from '../../src/index.js'
 import { kPeriodMs } from '../../src/limits.js'
 import { useMoto } from '../helpers/moto.js'
+import { tapped } from '../helpers/tapped-sink.js'
 import { gaussian, mulberry32, RawSeries, relErr } from '../helpers/cw-reference.js'
 
 const kNs = 'Minutely/EngineMoto'
@@ -44,20 +44,12 @@ interface Harness { agg: Aggregator, clock: ManualClock, batches: DatumBatch[], 
 function harness (): Harness {
   const clock = new ManualClock(T0 + 1_000)
   const batches: DatumBatch[] = []
-  const real = cloudWatchSink({
+  const sink = tapped(cloudWatchSink({
     endpoint: peer.moto.endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'AKIDMOTOTEST', secretAccessKey: 'moto-test-secret' },
     disableRequestCompression: true,
-  })
-  const sink: MetricSink = {
-    name: real.name,
-    maxValuesPerDatum: real.maxValuesPerDatum,
-    maxDatumsPerBatch: real.maxDatumsPerBatch,
-    maxBatchBytes: real.maxBatchBytes,
-    async send (b) { batches.push(b); await real.send(b) },
-    close: real.close?.bind(real),
-  }
+  }), batches)
   const agg = createAggregator({ namespace: kNs, sink, clock, gracePeriodMs: kGraceMs, onWarning: () => {} })
   const errors: Error[] = []
   agg.on('error', (e: Error) => { errors.push(e) })

@@ -23,7 +23,6 @@ import {
   type Aggregator,
   type AggregatorOptions,
   type DatumBatch,
-  type MetricSink,
   type RejectReason,
   type SealedPeriod,
   type SinkError,
@@ -31,6 +30,7 @@ import {
 } from '../../src/index.js'
 import { kMaxDatumsPerRequest, kMaxRequestBytes, kMaxValuesPerDatum, kPeriodMs } from '../../src/limits.js'
 import { kRequestBodyBudget } from '../../src/encode/batcher.js'
+import { tapped } from '../helpers/tapped-sink.js'
 import { startStrictEndpoint, type FaultKind, type StrictEndpoint } from '../helpers/strict-endpoint.js'
 import { gaussian, mergeLikeCloudWatch, mulberry32, nearestRank, RawSeries, relErr, seriesKey } from '../helpers/cw-reference.js'
 
@@ -68,18 +68,6 @@ interface Harness {
   seals: SealedPeriod[]
   /** Batches as the engine handed them to the sink, in order. */
   batches: DatumBatch[]
-}
-
-/** The real cloudWatchSink, tapped so the test sees the batches the engine made. */
-function tapped (sink: MetricSink, into: DatumBatch[]): MetricSink {
-  return {
-    name: sink.name,
-    maxValuesPerDatum: sink.maxValuesPerDatum,
-    maxDatumsPerBatch: sink.maxDatumsPerBatch,
-    maxBatchBytes: sink.maxBatchBytes,
-    async send (batch) { into.push(batch); await sink.send(batch) },
-    close: sink.close?.bind(sink),
-  }
 }
 
 function harness (opts: Partial<AggregatorOptions> = {}, sinkOpts: { requestTimeoutMs?: number, endpoint?: string } = {}): Harness {
