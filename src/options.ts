@@ -10,6 +10,7 @@ import type { MetricSink } from './sinks/sink.js'
 import type { Clock } from './core/clock.js'
 import { systemClock } from './core/clock.js'
 import type { WarningListener } from './core/warn.js'
+import { checkOptionNames, optionNames } from './option-names.js'
 
 export interface AggregatorOptions {
   /** CloudWatch namespace of every series that does not name its own. Required; must not start with `AWS/`. */
@@ -107,6 +108,14 @@ export const kDefaults = Object.freeze({
   checkpointIntervalMs: 1_000,
 })
 
+/** The options {@link normalizeOptions} knows; any other name is refused as a typo. */
+export const kAggregatorOptionNames = optionNames<AggregatorOptions>({
+  namespace: true, sink: true, maxDimensions: true, defaultUnit: true, gracePeriodMs: true, precisionBits: true,
+  maxSeries: true, seriesIdleMinutes: true, maxConcurrentRequests: true, maxQueuedBytes: true, retryBaseMs: true,
+  retryMaxMs: true, closeTimeoutMs: true, warningIntervalMs: true, onWarning: true, spoolDir: true, spoolMaxBytes: true,
+  checkpointIntervalMs: true, clock: true, random: true,
+})
+
 function bad (path: string, what: string, got: unknown): never {
   throw new ConfigError(`options.${path} ${what}; got ${JSON.stringify(got) ?? String(got)}`, 'METRICS_ERR_INVALID_OPTION')
 }
@@ -124,11 +133,12 @@ function spoolDir (d: unknown): string | undefined {
   return d
 }
 
-/** Checks and fills options; throws a {@link ConfigError} naming the first bad one. */
+/** Checks and fills options; throws a {@link ConfigError} naming the first bad one (or unknown one: a typo). */
 export function normalizeOptions (options: AggregatorOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError('createAggregator(options) needs an options object with at least { namespace }', 'METRICS_ERR_INVALID_OPTION')
   }
+  checkOptionNames(options, kAggregatorOptionNames, 'createAggregator')
   const o = options as unknown as Record<string, unknown>
   const nsBad = checkNamespace(options.namespace)
   if (nsBad !== null) throw new ConfigError(`options.namespace: ${nsBad.message}`, 'METRICS_ERR_INVALID_OPTION')

@@ -25,6 +25,7 @@ import { Publisher, type PublishStats } from './publisher.js'
 import { Warner } from './warn.js'
 import { nameOf, show } from './show.js'
 import { Spool, type SpoolStats } from './spool.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 
 /** Per-sample options of `record()`. */
 export interface RecordOptions {
@@ -43,6 +44,8 @@ export interface SeriesOptions {
   unit?: StandardUnit
   namespace?: string
 }
+
+const kSeriesOptionNames = optionNames<SeriesOptions>({ unit: true, namespace: true })
 
 /** A series as published. */
 export interface SeriesInfo {
@@ -429,9 +432,11 @@ export class Aggregator extends EventEmitter {
     h.recordWith(value, count ?? 1, t)
   }
 
-  /** Resolves a series once; record on the returned handle in the hot path. Throws a ConfigError on bad input. */
+  /** Resolves a series once; record on the returned handle in the hot path. Throws a ConfigError on bad input (an unknown option too). */
   series (metric: string, dimensions?: Readonly<Record<string, string>>, options: SeriesOptions = {}): SeriesHandle {
     if (this.#closed) throw new MetricsError('series(): the aggregator is closed', 'METRICS_ERR_CLOSED')
+    if (typeof options !== 'object' || options === null) throw new ConfigError(`series(${JSON.stringify(metric)}): options must be an object { unit?, namespace? }`, 'METRICS_ERR_INVALID_OPTION')
+    checkOptionNames(options, kSeriesOptionNames, `series(${JSON.stringify(metric)})`)
     const r = this.#register(metric, dimensions, options.unit, options.namespace)
     if (isInvalid(r)) throw new ConfigError(`series(${JSON.stringify(metric)}): ${r.message}`, codeOf(r.reason))
     r.series.pinned = true

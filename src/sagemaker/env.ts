@@ -9,6 +9,7 @@
  */
 import { hostname as osHostname } from 'node:os'
 import { describe, invalidOption } from './internal.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 
 /** Where a resolved identity field came from. */
 export type IdentitySource =
@@ -69,6 +70,10 @@ export interface IdentityOptions {
   hostname?: () => string
 }
 
+const kIdentityOptionNames = optionNames<IdentityOptions>({
+  instanceId: true, endpointName: true, variantName: true, trainingJobName: true, instanceNumber: true, transformJobName: true, env: true, hostname: true,
+})
+
 /** One resolved field: its value and where it came from (`env` names the variable). */
 export interface Resolved<T> {
   /** The value. */
@@ -103,6 +108,7 @@ export interface ResolvedIdentity {
  * silently falling back to `algo-1` would merge two hosts' metrics.
  */
 export function resolveIdentity (options: IdentityOptions = {}): ResolvedIdentity {
+  checkOptionNames(options, kIdentityOptionNames, 'resolveIdentity')
   const env = options.env ?? process.env
   const out: ResolvedIdentity = {
     instanceId: pick(options.instanceId, env, 'instanceId') ??

@@ -19,6 +19,7 @@ import {
   kInvocationMetricUnits, namePart, resolveContainerNames, validateNamespace, type InvocationMetricName,
 } from './presets.js'
 import type { MetricRecorder, SeriesHandleLike } from './recorder.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 
 /** A clock in microseconds (fractions allowed); only differences are used. */
 export type MicrosecondClock = () => number
@@ -72,6 +73,11 @@ export interface InvocationMetricsOptions {
   /** The environment to read names from. @default process.env */
   env?: Readonly<Record<string, string | undefined>>
 }
+
+const kInvocationMetricsOptionNames = optionNames<InvocationMetricsOptions>({
+  recorder: true, endpointName: true, variantName: true, instanceCount: true, namespace: true, containers: true,
+  untimedModelLatency: true, nowUs: true, env: true,
+})
 
 /** Times one call into a container. */
 export interface ContainerTimer {
@@ -136,6 +142,7 @@ export interface InvocationMetrics {
  */
 export function createInvocationMetrics (options: InvocationMetricsOptions): InvocationMetrics {
   if (typeof options !== 'object' || options === null) throw invalidOption(`options must be an object (got ${describe(options)})`)
+  checkOptionNames(options, kInvocationMetricsOptionNames, 'createInvocationMetrics')
   const { recorder } = options
   if (typeof recorder?.series !== 'function') throw invalidOption('options.recorder must have a series() method')
   const id = resolveIdentity({ endpointName: options.endpointName, variantName: options.variantName, env: options.env })

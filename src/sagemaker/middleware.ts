@@ -29,6 +29,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { InvocationContext, InvocationMetrics } from './invocations.js'
 import { describe, invalidOption } from './internal.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 
 /**
  * The property under which the context is attached to the request and response objects.
@@ -81,6 +82,8 @@ export interface MiddlewareOptions {
   abortedRequests?: AbortedRequests
 }
 
+const kMiddlewareOptionNames = optionNames<MiddlewareOptions>({ isInvocation: true, abortedRequests: true })
+
 /** The parts of a response object the tracker uses (a `node:http` ServerResponse has them). */
 export interface ResponseLike {
   /** The status sent (or to be sent). */
@@ -116,6 +119,7 @@ export interface ResponseTracker {
 /** Creates a {@link ResponseTracker}; validates the options (throws a `ConfigError`). */
 export function createResponseTracker (metrics: InvocationMetrics, options: MiddlewareOptions = {}): ResponseTracker {
   if (typeof metrics?.begin !== 'function') throw invalidOption('metrics must come from createInvocationMetrics()')
+  checkOptionNames(options, kMiddlewareOptionNames, 'the invocation metrics middleware')
   const isInvocation = options.isInvocation ?? isSageMakerInvocation
   if (typeof isInvocation !== 'function') throw invalidOption(`options.isInvocation must be a function (got ${describe(isInvocation)})`)
   const aborted = options.abortedRequests ?? 'count-as-5xx'

@@ -10,6 +10,7 @@ import { kRequestBodyBudget } from '../encode/batcher.js'
 import { SinkError } from '../errors.js'
 import { kMaxDatumsPerRequest, kMaxValuesPerDatum } from '../limits.js'
 import type { MetricSink } from './sink.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 
 /** Options of {@link cloudWatchSink}. All are optional: the SDK's standard chain fills them. */
 export interface CloudWatchSinkOptions {
@@ -29,6 +30,10 @@ export interface CloudWatchSinkOptions {
   client?: { send: (command: any) => Promise<unknown>, destroy?: () => void }
 }
 
+const kCloudWatchSinkOptionNames = optionNames<CloudWatchSinkOptions>({
+  region: true, endpoint: true, credentials: true, disableRequestCompression: true, requestTimeoutMs: true, sdkMaxAttempts: true, client: true,
+})
+
 /** Error names CloudWatch uses for throttling. */
 const kThrottleNames = new Set(['Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'TooManyRequestsException', 'RequestLimitExceeded', 'LimitExceeded'])
 
@@ -46,8 +51,9 @@ export function isRetryable (err: unknown): { retryable: boolean, throttled: boo
   return { retryable: true, throttled: false }
 }
 
-/** Creates a sink that publishes with PutMetricData. */
+/** Creates a sink that publishes with PutMetricData. Throws a ConfigError on an unknown option (a typo). */
 export function cloudWatchSink (options: CloudWatchSinkOptions = {}): MetricSink & { readonly lastRequestId?: string } {
+  checkOptionNames(options, kCloudWatchSinkOptionNames, 'cloudWatchSink')
   let client: CloudWatchSinkOptions['client'] | undefined = options.client
   let Put: (new (input: unknown) => unknown) | undefined
   let loading: Promise<void> | undefined

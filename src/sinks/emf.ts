@@ -13,6 +13,7 @@ import type { Writable } from 'node:stream'
 import type { DatumBatch, MetricDatum } from '../encode/datum.js'
 import { SinkError } from '../errors.js'
 import type { MetricSink } from './sink.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 
 /** EMF allows at most 100 values in a metric's array. */
 export const kEmfMaxValues = 100
@@ -24,6 +25,8 @@ export interface EmfSinkOptions {
   /** Where lines go. @default process.stdout */
   stream?: Writable
 }
+
+const kEmfSinkOptionNames = optionNames<EmfSinkOptions>({ stream: true })
 
 /** Renders one datum as an EMF document (without the trailing newline). */
 export function emfLine (namespace: string, d: MetricDatum): string {
@@ -43,8 +46,9 @@ export function emfLine (namespace: string, d: MetricDatum): string {
   return JSON.stringify(doc)
 }
 
-/** A sink that writes EMF lines to a stream (stdout by default). */
+/** A sink that writes EMF lines to a stream (stdout by default). Throws a ConfigError on an unknown option (a typo). */
 export function emfSink (options: EmfSinkOptions = {}): MetricSink {
+  checkOptionNames(options, kEmfSinkOptionNames, 'emfSink')
   const stream = options.stream ?? process.stdout
   return {
     name: 'emf',

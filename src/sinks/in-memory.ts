@@ -2,6 +2,7 @@ import type { DatumBatch, MetricDatum } from '../encode/datum.js'
 import { kMaxDatumsPerRequest, kMaxValuesPerDatum } from '../limits.js'
 import { kRequestBodyBudget } from '../encode/batcher.js'
 import type { MetricSink } from './sink.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 
 /** Options of {@link inMemorySink}. */
 export interface InMemorySinkOptions {
@@ -11,6 +12,8 @@ export interface InMemorySinkOptions {
   maxBatches?: number
 }
 
+const kInMemorySinkOptionNames = optionNames<InMemorySinkOptions>({ onBatch: true, maxBatches: true })
+
 /** A sink that keeps what it receives: for tests, the demo and the status page. */
 export interface InMemorySink extends MetricSink {
   readonly batches: DatumBatch[]
@@ -19,8 +22,9 @@ export interface InMemorySink extends MetricSink {
   clear (): void
 }
 
-/** Creates a sink that keeps batches in memory and needs no AWS account. */
+/** Creates a sink that keeps batches in memory and needs no AWS account. Throws a ConfigError on an unknown option (a typo). */
 export function inMemorySink (options: InMemorySinkOptions = {}): InMemorySink {
+  checkOptionNames(options, kInMemorySinkOptionNames, 'inMemorySink')
   const batches: DatumBatch[] = []
   const max = options.maxBatches ?? 10_000
   return {

@@ -17,6 +17,7 @@
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { describe, invalidOption } from '../internal.js'
+import { checkOptionNames, optionNames } from '../../option-names.js'
 import {
   detectCgroupV2Dir, kDefaultProcRoot, kMonotonicNow, readText, type LinuxPaths, type MonotonicClock,
 } from './common.js'
@@ -197,6 +198,8 @@ export interface CpuSourceOptions extends LinuxPaths {
   clockTicksPerSecond?: number
 }
 
+const kCpuSourceOptionNames = optionNames<CpuSourceOptions>({ procRoot: true, cgroupRoot: true, pids: true, cgroupPath: true, clockTicksPerSecond: true })
+
 /**
  * Chooses the CPU source (see the module comment for the order) and checks that it can be
  * read now. An explicit `pids` list or `cgroupPath` is used as given, without fallback:
@@ -204,6 +207,7 @@ export interface CpuSourceOptions extends LinuxPaths {
  * reason when an explicit source cannot be read.
  */
 export async function resolveCpuSource (options: CpuSourceOptions = {}): Promise<CpuSource> {
+  checkOptionNames(options, kCpuSourceOptionNames, 'resolveCpuSource')
   const procRoot = options.procRoot ?? kDefaultProcRoot
   const hz = options.clockTicksPerSecond ?? kDefaultClockTicksPerSecond
   if (!(Number.isFinite(hz) && hz > 0)) throw invalidOption(`options.clockTicksPerSecond must be a positive number (got ${describe(hz)})`)
@@ -264,6 +268,8 @@ export interface CpuSamplerOptions {
   cpuCount?: number
 }
 
+const kCpuSamplerOptionNames = optionNames<CpuSamplerOptions>({ source: true, now: true, cpuCount: true })
+
 /** Turns a cumulative {@link CpuSource} into utilisation readings. */
 export interface CpuSampler {
   /** The source it reads. */
@@ -282,6 +288,7 @@ export interface CpuSampler {
  * read 400.3% on 4 CPUs, and a Maximum above the physical limit confuses alarms.
  */
 export function createCpuSampler (options: CpuSamplerOptions): CpuSampler {
+  checkOptionNames(options, kCpuSamplerOptionNames, 'createCpuSampler')
   const now = options.now ?? kMonotonicNow
   const cpuCount = options.cpuCount ?? availableParallelism()
   if (!(Number.isSafeInteger(cpuCount) && cpuCount >= 1)) {

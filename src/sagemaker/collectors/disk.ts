@@ -13,6 +13,7 @@
  * we match it. We do not round up as `df` does; a one-minute Average needs the fractions.
  */
 import { statfs as fsStatfs } from 'node:fs/promises'
+import { checkOptionNames, optionNames } from '../../option-names.js'
 
 /** The fields of `fs.statfs` this module needs (numbers or bigints). */
 export interface StatfsLike {
@@ -52,6 +53,8 @@ export interface DiskSamplerOptions {
   statfs?: StatfsFn
 }
 
+const kDiskSamplerOptionNames = optionNames<DiskSamplerOptions>({ path: true, statfs: true })
+
 /** Reads disk utilisation. */
 export interface DiskSampler {
   /** The measured path. */
@@ -62,6 +65,7 @@ export interface DiskSampler {
 
 /** Creates a {@link DiskSampler}. */
 export function createDiskSampler (options: DiskSamplerOptions): DiskSampler {
+  checkOptionNames(options, kDiskSamplerOptionNames, 'createDiskSampler')
   const statfs = options.statfs ?? fsStatfs
   return {
     path: options.path,

@@ -10,6 +10,7 @@
 import { execFile as cpExecFile } from 'node:child_process'
 import { describe, invalidOption } from '../internal.js'
 import { createWarnOnce, emitProcessWarning, type WarningHandler } from './common.js'
+import { checkOptionNames, optionNames } from '../../option-names.js'
 
 /** The query we run: one CSV line per GPU, no header, no units. */
 export const kNvidiaSmiArgs: readonly string[] = Object.freeze([
@@ -177,6 +178,9 @@ export interface GpuSamplerOptions {
   onWarning?: WarningHandler
 }
 
+/** The options of {@link createGpuSampler}; all but `onWarning` are also `startInstanceMetrics`'s `gpu` options. */
+export const kGpuSamplerOptionNames = optionNames<GpuSamplerOptions>({ nvidiaSmiPath: true, timeoutMs: true, execFile: true, onWarning: true })
+
 /** Where a {@link GpuSampler} stands. */
 export type GpuSamplerState =
   | 'unknown'     // not run yet, or never succeeded (and never failed for good)
@@ -200,6 +204,7 @@ export interface GpuSampler {
  * tick, and keep trying.
  */
 export function createGpuSampler (options: GpuSamplerOptions = {}): GpuSampler {
+  checkOptionNames(options, kGpuSamplerOptionNames, 'createGpuSampler')
   const file = options.nvidiaSmiPath ?? 'nvidia-smi'
   const timeoutMs = options.timeoutMs ?? 5000
   if (!(Number.isSafeInteger(timeoutMs) && timeoutMs > 0)) {

@@ -22,7 +22,8 @@ import {
 } from './common.js'
 import { createCpuSampler, resolveCpuSource, type CpuSampler } from './cpu.js'
 import { createDiskSampler, type StatfsFn } from './disk.js'
-import { createGpuSampler, type ExecFileFn } from './gpu.js'
+import { createGpuSampler, kGpuSamplerOptionNames, type ExecFileFn } from './gpu.js'
+import { checkOptionNames, optionNames, type OptionNames } from '../../option-names.js'
 import { createMemorySampler } from './memory.js'
 
 /** Which metrics to collect. */
@@ -130,6 +131,21 @@ export interface TransformInstanceOptions extends InstanceMetricsCommonOptions {
 /** Options of {@link startInstanceMetrics}. */
 export type InstanceMetricsOptions = EndpointInstanceOptions | TrainingInstanceOptions | TransformInstanceOptions
 
+const kCommonNames: OptionNames<InstanceMetricsCommonOptions> = {
+  recorder: true, host: true, namespace: true, intervalMs: true, collect: true, diskPath: true, cgroupPath: true, pids: true,
+  cpuCount: true, clockTicksPerSecond: true, subtractInactiveFile: true, gpu: true, statfs: true, timers: true, now: true,
+  sampleOnStart: true, onWarning: true, env: true, procRoot: true, cgroupRoot: true,
+}
+/** The options of each mode; any other name is refused as a typo. */
+const kModeOptionNames: Readonly<Record<InstanceMetricsOptions['mode'], readonly string[]>> = {
+  endpoint: optionNames<EndpointInstanceOptions>({ ...kCommonNames, mode: true, endpointName: true, variantName: true, instanceId: true }),
+  training: optionNames<TrainingInstanceOptions>({ ...kCommonNames, mode: true, trainingJobName: true, instanceNumber: true }),
+  transform: optionNames<TransformInstanceOptions>({ ...kCommonNames, mode: true, transformJobName: true, instanceId: true }),
+}
+const kAnyModeOptionNames = [...new Set(Object.values(kModeOptionNames).flat())]
+const kCollectNames = optionNames<CollectSelection>({ cpu: true, memory: true, disk: true, gpu: true })
+const kGpuNames = kGpuSamplerOptionNames.filter(k => k !== 'onWarning')
+
 /** A running instance collector. */
 export interface InstanceMetrics {
   /** The Host dimension value recorded. */
@@ -159,12 +175,17 @@ export const kDefaultInstanceIntervalMs = 5000
  */
 export function startInstanceMetrics (options: InstanceMetricsOptions): InstanceMetrics {
   if (typeof options !== 'object' || options === null) throw invalidOption(`options must be an object (got ${describe(options)})`)
+  // A typo first (`mdoe` would otherwise read as a missing mode), then names of another mode.
+  checkOptionNames(options, kAnyModeOptionNames, 'startInstanceMetrics')
   const { recorder } = options
   if (typeof recorder?.record !== 'function') throw invalidOption('options.recorder must have a record() method')
   const mode = options.mode
   if (typeof mode !== 'string' || !Object.hasOwn(kInstanceNamespaces, mode)) {
     throw invalidOption(`options.mode must be 'endpoint', 'training' or 'transform' (got ${describe(mode)})`)
   }
+  checkOptionNames(options, kModeOptionNames[mode], `startInstanceMetrics in mode '${mode}'`)
+  if (options.collect !== undefined) checkOptionNames(options.collect, kCollectNames, 'startInstanceMetrics', 'options.collect')
+  if (options.gpu !== undefined) checkOptionNames(options.gpu, kGpuNames, 'startInstanceMetrics', 'options.gpu')
   const namespace = options.namespace === undefined ? kInstanceNamespaces[mode] : validateNamespace(options.namespace, 'options.namespace')
   const host = resolveHost(options)
   const intervalMs = options.intervalMs ?? kDefaultInstanceIntervalMs

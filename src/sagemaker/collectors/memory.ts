@@ -13,6 +13,7 @@
  */
 import { join } from 'node:path'
 import { kDefaultProcRoot, readText } from './common.js'
+import { checkOptionNames, optionNames } from '../../option-names.js'
 
 /** Fields of `/proc/meminfo`, in bytes. */
 export interface Meminfo {
@@ -83,6 +84,8 @@ export interface MemorySamplerOptions {
   subtractInactiveFile?: boolean
 }
 
+const kMemorySamplerOptionNames = optionNames<MemorySamplerOptions>({ procRoot: true, cgroupDir: true, subtractInactiveFile: true })
+
 /** Reads memory utilisation; see {@link createMemorySampler}. */
 export interface MemorySampler {
   /** Reads the current utilisation (0–100); rejects when no source can be read. */
@@ -94,6 +97,7 @@ export interface MemorySampler {
  * can be changed on a running container (`docker update --memory`).
  */
 export function createMemorySampler (options: MemorySamplerOptions = {}): MemorySampler {
+  checkOptionNames(options, kMemorySamplerOptionNames, 'createMemorySampler')
   const meminfoPath = join(options.procRoot ?? kDefaultProcRoot, 'meminfo')
   const dir = options.cgroupDir
   return {
