@@ -3,8 +3,10 @@
  * and a line of help. One table drives parseArgs, the environment and --help.
  */
 import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 import { ConfigError } from '../errors.js'
 import { isStandardUnit, kStandardUnits } from '../limits.js'
+import { closestName } from '../option-names.js'
 
 /** `port`: an integer 0..65535 (0: any free port) or `off` (resolved to false). `map`: `k=v,k2=v2` (resolved to an object). */
 export type SettingType = 'string' | 'integer' | 'boolean' | 'list' | 'port' | 'map'
@@ -61,6 +63,47 @@ export type Settings = Record<string, string | number | boolean | string[] | Rec
 
 function camel (flag: string): string { return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) }
 
+/** The flags every command takes besides its settings. */
+const kCommandFlags = { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } as const
+
+/**
+ * Parses a command's flags (its settings, `--help`, `--version`); throws a ConfigError naming a
+ * flag it does not take and the closest one it does (`--namespce`: did you mean --namespace?).
+ */
+export function parseCommandLine (command: string, settings: Setting[], args: string[]): Record<string, string | boolean | string[] | undefined> {
+  try {
+    return parseArgs({ args, options: { ...parseArgsOptions(settings), ...kCommandFlags }, strict: true, allowPositionals: false }).values
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec(e.message)?.[1] : undefined
+    if (unknown !== undefined) {
+      const flags = [...settings.map(s => s.flag), ...Object.keys(kCommandFlags)]
+      const near = closestName(unknown.replace(/^-+/, '').split('=')[0], flags)
+      throw new ConfigError(`${e.message}${near !== undefined ? `; did you mean --${near}?` : ''}\nminutely ${command} --help lists the options`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+    }
+    throw new ConfigError(`${e.message}\nminutely ${command} --help lists the options`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+  }
+}
+
+/**
+ * One warning per MINUTELY_* variable of `env` that no setting reads (a typo is otherwise
+ * silently ignored), naming the closest variable of `settings` and its flag:
+ * `unknown variable MINUTELY_NAMESPCE ignored; did you mean MINUTELY_NAMESPACE (--namespace)?`.
+ * `known` adds the variables that other commands, or the library itself, read.
+ */
+export function unknownVariables (command: string, settings: Setting[], env: NodeJS.ProcessEnv, known: Iterable<string> = []): string[] {
+  const read = new Set([...settings.map(s => s.env), ...known])
+  const out: string[] = []
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('MINUTELY_') || read.has(name)) continue
+    // Compared without the common prefix, which would make every short name look close to every other.
+    const near = closestName(name.slice(9), settings.map(s => s.env.slice(9)))
+    const s = near !== undefined ? settings.find(x => x.env.slice(9) === near) : undefined
+    out.push(`unknown variable ${name} ignored; ${s !== undefined ? `did you mean ${s.env} (--${s.flag})?` : `minutely ${command} --help lists the variables it reads`}`)
+  }
+  return out
+}
+
 /** parseArgs option descriptors for the settings. */
 export function parseArgsOptions (settings: Setting[]): Record<string, { type: 'string' | 'boolean', multiple?: boolean }> {
   const o: Record<string, { type: 'string' | 'boolean', multiple?: boolean }> = {}
@@ -79,7 +122,9 @@ function readConfigFile (path: string, settings: Setting[]): Record<string, unkn
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`--config ${path}: must hold a JSON object keyed by flag name`, 'METRICS_ERR_INVALID_OPTION')
   const known = new Set(settings.map(s => s.flag))
   for (const k of Object.keys(doc)) {
-    if (!known.has(k) || k === 'config') throw new ConfigError(`--config ${path}: unknown setting ${JSON.stringify(k)}; keys are flag names such as "statsd-units"`, 'METRICS_ERR_INVALID_OPTION')
+    if (known.has(k) && k !== 'config') continue
+    const near = closestName(k, [...known].filter(x => x !== 'config'))
+    throw new ConfigError(`--config ${path}: unknown setting ${JSON.stringify(k)}; ${near !== undefined ? `did you mean ${JSON.stringify(near)}?` : 'keys are flag names such as "statsd-units"'}`, 'METRICS_ERR_INVALID_OPTION')
   }
   return doc as Record<string, unknown>
 }
@@ -171,12 +216,25 @@ export function helpText (command: string, summary: string, settings: Setting[])
   return lines.join('\n')
 }
 
+/** The setting behind the library option `key` (`maxSeries` → --max-series), if any. */
+function settingOf (key: string, settings: Setting[]): Setting | undefined {
+  return settings.find(x => camel(x.flag) === key || (key === 'gracePeriodMs' && x.flag === 'grace-ms'))
+}
+
 /** Turns `options.fooBar` in a library ConfigError into the flag and variable that set it. */
 export function flagError (err: unknown, settings: Setting[]): unknown {
   if (!(err instanceof ConfigError)) return err
   const msg = err.message.replace(/options\.([a-zA-Z]+)/g, (m, key: string) => {
-    const s = settings.find(x => camel(x.flag) === key || (key === 'gracePeriodMs' && x.flag === 'grace-ms'))
+    const s = settingOf(key, settings)
     return s === undefined ? m : `--${s.flag} (${s.env})`
   })
   return msg === err.message ? err : new ConfigError(msg, err.code as 'METRICS_ERR_INVALID_OPTION', { cause: err })
+}
+
+/** Turns `options.fooBar` in a library message (a warning, a rejection) into the flag that sets it. */
+export function flagText (message: string, settings: Setting[]): string {
+  return message.replace(/options\.([a-zA-Z]+)/g, (m, key: string) => {
+    const s = settingOf(key, settings)
+    return s === undefined ? m : `--${s.flag}`
+  })
 }

@@ -3,15 +3,17 @@
  * The `minutely` command: `sidecar` runs the engine beside any model server; `pipeline` is a
  * SageMaker-style inference pipeline proxy in front of model containers; `demo` runs the
  * sidecar with a built-in traffic generator and an in-memory sink (no AWS account).
- * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+ * `--version` (`-v`) prints the version; `--help` the usage. Exit codes: 0 ok, 1 runtime
+ * failure, 2 bad usage or configuration (a bare `minutely` too).
  */
-import { parseArgs } from 'node:util'
 import { MetricsError } from '../errors.js'
-import { helpText, parseArgsOptions, resolveSettings } from './config.js'
+import { helpText, parseCommandLine, resolveSettings, unknownVariables } from './config.js'
 import { kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
-import { runPipelineCli, splitCommandGroups } from './pipeline.js'
+import { kPipelineSettings, runPipelineCli, splitCommandGroups } from './pipeline.js'
 import { createLogger, type LogFormat, type LogLevel } from '../log.js'
+import { kIdentityEnv } from '../sagemaker/env.js'
+import { kVersion } from '../status/version.js'
 
 const kUsage = `usage: minutely <command> [options]
 
@@ -21,7 +23,21 @@ commands:
   pipeline  serve /invocations and /ping in front of pipeline containers, publishing SageMaker's invocation metrics and shipping their logs
   demo      the sidecar fed by a built-in traffic generator, printing each sealed minute (no AWS needed)
 
-minutely <command> --help lists the options of a command.`
+minutely <command> --help lists the options of a command; minutely --version prints the version.`
+
+/**
+ * Every MINUTELY_* variable minutely reads: a command warns about any other (a typo), but not
+ * about another command's variables, which a shared environment may well hold.
+ */
+const kKnownVariables: readonly string[] = [
+  ...kSidecarSettings.map(s => s.env),
+  ...kPipelineSettings.map(s => s.env),
+  ...Object.values(kIdentityEnv).flat(),
+]
+
+function printVersion (): void {
+  process.stdout.write(`${kVersion !== '' ? kVersion : 'unknown'}\n`)
+}
 
 function fail (message: string, code = 2): never {
   process.stderr.write(`minutely: ${message}\n`)
@@ -50,7 +66,7 @@ function onShutdown (log: (s: string) => void): { started: (sidecar: Sidecar, af
       // Unsent but spooled is not lost: the next start with the same --spool-dir sends it.
       const lost = r.datumsPending > 0 && r.spooledBatches < r.unsent.length
       log(`closed: ${st.samplesAccepted} samples accepted, ${st.samplesRejected} rejected, ${st.datumsPublished} datums published in ${st.requestsSucceeded} requests` +
-        (r.datumsPending > 0 ? (lost ? `; ${r.datumsPending} datums could NOT be published` : `; ${r.datumsPending} datums kept in the spool for the next start`) : ''))
+        (r.datumsPending > 0 ? (lost ? `; ${r.datumsPending} datums could NOT be published within --close-timeout-ms (${String(sc.settings.closeTimeoutMs)} ms)${sc.settings.spoolDir === undefined ? ': raise it, or pass --spool-dir to keep them for the next start' : ''}` : `; ${r.datumsPending} datums kept in the spool for the next start`) : ''))
       process.exit(lost ? 1 : 0)
     }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(1) })
   }
@@ -67,14 +83,16 @@ function onShutdown (log: (s: string) => void): { started: (sidecar: Sidecar, af
 
 async function main (argv: string[]): Promise<void> {
   const [command, ...rest] = argv
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  if (command === undefined) fail(`a command is needed\n${kUsage}`)
+  if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(kUsage + '\n')
     return
   }
+  if (command === '--version' || command === '-v') { printVersion(); return }
   if (command === 'pipeline') {
     const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
     try {
-      await runPipelineCli(rest, log)
+      await runPipelineCli(rest, log, kKnownVariables)
     } catch (err) {
       if (err instanceof MetricsError) fail(err.message)
       throw err
@@ -83,13 +101,14 @@ async function main (argv: string[]): Promise<void> {
   }
   if (command !== 'sidecar' && command !== 'demo') fail(`unknown command ${JSON.stringify(command)}\n${kUsage}`)
   const { options: args, commands } = splitCommandGroups(rest)
-  let parsed
+  let flags
   try {
-    parsed = parseArgs({ args, options: { ...parseArgsOptions(kSidecarSettings), help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
+    flags = parseCommandLine(command, kSidecarSettings, args)
   } catch (err) {
-    fail(`${(err as Error).message}\nminutely ${command} --help lists the options`)
+    fail((err as Error).message)
   }
-  if (parsed.values.help === true) {
+  if (flags.version === true) { printVersion(); return }
+  if (flags.help === true) {
     const summary = command === 'demo'
       ? 'Runs the sidecar with a traffic generator (endpoints, variants, pipeline containers, some 4xx/5xx) and an in-memory sink, and prints each sealed minute.'
       : 'Aggregates samples (HTTP POST /v1/samples, StatsD/DogStatsD over UDP, EMF over TCP/UDP) into 1-minute statistics and publishes them. ' +
@@ -99,18 +118,19 @@ async function main (argv: string[]): Promise<void> {
   }
   let log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
   try {
-    const settings = resolveSettings(kSidecarSettings, parsed.values, process.env)
+    const settings = resolveSettings(kSidecarSettings, flags, process.env)
     // Structured logs (JSON lines, or readable on a terminal); secrets never printed.
     log = createLogger({
       format: settings.logFormat as LogFormat,
       level: settings.logLevel as LogLevel,
       secrets: kSidecarSettings.filter(x => x.secret === true).map(x => settings[x.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as string | undefined),
     }).line
+    for (const w of unknownVariables(command, kSidecarSettings, process.env, kKnownVariables)) log(`warning: ${w}`)
     // Signals first (one during start-up is honoured once started), then the ready line: a
     // supervisor that signals on "ready" must get a clean shutdown.
     const shutdown = onShutdown(log)
     if (command === 'demo') {
-      if ((parsed.values as Record<string, unknown>).sink === undefined && process.env.MINUTELY_SINK === undefined) settings.sink = 'memory'
+      if (flags.sink === undefined && process.env.MINUTELY_SINK === undefined) settings.sink = 'memory'
       const { sidecar, stop } = await runDemo(settings, { out: s => { process.stdout.write(s) }, log }, undefined, commands)
       shutdown.started(sidecar, stop)
       return

@@ -53,7 +53,6 @@
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { parseArgs } from 'node:util'
 import type { Aggregator, CloseResult } from '../core/aggregator.js'
 import type { Clock } from '../core/clock.js'
 import { ConfigError } from '../errors.js'
@@ -65,7 +64,8 @@ import { invocationContext, pathIs, withInvocationMetrics } from '../sagemaker/m
 import { kDefaultInvocationNamespace, resolveContainerNames } from '../sagemaker/presets.js'
 import type { InstanceMetrics } from '../sagemaker/collectors/instance.js'
 import type { MetricSink } from '../sinks/sink.js'
-import { helpText, kSettings, parseArgsOptions, resolveSettings, type Setting, type Settings } from './config.js'
+import { helpText, kSettings, parseCommandLine, resolveSettings, unknownVariables, type Setting, type Settings } from './config.js'
+import { kVersion } from '../status/version.js'
 import { kInstanceSettings, startInstanceMetricsFromSettings } from './instance-settings.js'
 import { aggregatorFromSettings, sinkFromSettings } from './sidecar.js'
 
@@ -528,20 +528,23 @@ minute. Commands after -- (one per container, separated by --) are run, and thei
 stderr shipped to CloudWatch Logs: group /aws/sagemaker/Endpoints/<endpoint>, stream
 <variant>/<instance-id>/<container>.`
 
-/** The `minutely pipeline` command: parses, starts, and shuts down on SIGTERM/SIGINT. */
-export async function runPipelineCli (argv: readonly string[], log: (line: string) => void): Promise<void> {
+/**
+ * The `minutely pipeline` command: parses, starts, and shuts down on SIGTERM/SIGINT.
+ * `knownVariables`: the MINUTELY_* variables other commands read, not warned about.
+ */
+export async function runPipelineCli (argv: readonly string[], log: (line: string) => void, knownVariables: Iterable<string> = []): Promise<void> {
   const { options, commands } = splitCommandGroups(argv)
-  let parsed
-  try {
-    parsed = parseArgs({ args: options, options: { ...parseArgsOptions(kPipelineSettings), help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
-  } catch (err) {
-    throw invalid(`${(err as Error).message}\nminutely pipeline --help lists the options`)
+  const flags = parseCommandLine('pipeline', kPipelineSettings, options)
+  if (flags.version === true) {
+    process.stdout.write(`${kVersion !== '' ? kVersion : 'unknown'}\n`)
+    return
   }
-  if (parsed.values.help === true) {
+  if (flags.help === true) {
     process.stdout.write(helpText('pipeline', kSummary, kPipelineSettings).replace(/^usage: minutely pipeline \[options\]\n\n/, '') + '\n')
     return
   }
-  const settings = resolveSettings(kPipelineSettings, parsed.values, process.env)
+  const settings = resolveSettings(kPipelineSettings, flags, process.env)
+  for (const w of unknownVariables('pipeline', kPipelineSettings, process.env, knownVariables)) log(`warning: ${w}`)
   // Signals first (a SIGTERM during start-up is honoured once started), then the ready line:
   // a supervisor that signals on "listening" gets a clean shutdown.
   let p: Pipeline | undefined
@@ -559,7 +562,7 @@ export async function runPipelineCli (argv: readonly string[], log: (line: strin
       const ls = r.logs.stats
       log(`closed: ${st.samplesAccepted} samples accepted, ${st.samplesRejected} rejected, ${st.datumsPublished} datums published in ${st.requestsSucceeded} requests` +
         (ls !== undefined ? `; ${ls.eventsSent} log events sent in ${ls.requestsSent} requests` : '') +
-        (r.metrics.datumsPending > 0 ? `; ${r.metrics.datumsPending} datums could NOT be published` : '') +
+        (r.metrics.datumsPending > 0 ? `; ${r.metrics.datumsPending} datums could NOT be published within --close-timeout-ms (${String(settings.closeTimeoutMs)} ms)` : '') +
         (r.logs.eventsUnsent > 0 ? `; ${r.logs.eventsUnsent} log events could NOT be delivered` : ''))
       process.exit(r.metrics.datumsPending > 0 || r.logs.eventsUnsent > 0 ? 1 : 0)
     }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(1) })

@@ -13,7 +13,7 @@ import type { Clock } from '../core/clock.js'
 import { IngestPool, kSidecarBatchBytes } from '../ingest/pool.js'
 import { startStatsdListener, type StatsdListener } from '../listeners/statsd.js'
 import { startEmfListener, type EmfListener } from '../listeners/emf-agent.js'
-import { kSettings, flagError, type Setting, type Settings } from './config.js'
+import { kSettings, flagError, flagText, type Setting, type Settings } from './config.js'
 import { readFileSync } from 'node:fs'
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
@@ -81,7 +81,11 @@ export function aggregatorFromSettings (s: Settings, sink: MetricSink, clock: Cl
       ...(typeof s.spoolMaxBytes === 'number' ? { spoolMaxBytes: s.spoolMaxBytes } : {}),
       ...(typeof s.checkpointIntervalMs === 'number' ? { checkpointIntervalMs: s.checkpointIntervalMs } : {}),
       clock,
-      onWarning: (message) => { log(`warning: ${message}`) },
+      onWarning: (message, code) => {
+        // close() out of time: the command's closing line says so, naming its flags.
+        if (code === 'METRICS_ERR_TIMEOUT') return
+        log(`warning: ${flagText(message, table)}`)
+      },
     })
   } catch (err) {
     throw flagError(err, table)

@@ -367,7 +367,7 @@ export class Aggregator extends EventEmitter {
       const len = new DataView(copy.buffer).getUint32(0, true)
       const header = JSON.parse(Buffer.from(copy.subarray(8, 8 + len)).toString('utf8')) as { v: number, p: number, entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> }
       if (header.v !== 1 || header.p !== this.options.precisionBits) {
-        this.#warner.warn('checkpoint', 'METRICS_ERR_INVALID_OPTION', `spool checkpoint was written with precisionBits ${header.p}; it is ignored`)
+        this.#warner.warn('checkpoint', 'METRICS_ERR_INVALID_OPTION', `spool checkpoint was written with options.precisionBits ${header.p}; it is ignored`)
         return
       }
       const headLen = 8 + Math.ceil(len / 8) * 8
@@ -540,7 +540,7 @@ export class Aggregator extends EventEmitter {
     if (s === undefined) {
       if (this.#registry.size >= o.maxSeries) {
         this.#overflowed++
-        this.#warner.warn('cardinality', 'METRICS_ERR_DIMENSION', `series cap of ${o.maxSeries} reached: samples of new series of ${metric} go to the series with dimension ${kOverflowDimension}=true; look for a dimension with unbounded values (request ids, timestamps) or raise maxSeries`)
+        this.#warner.warn('cardinality', 'METRICS_ERR_DIMENSION', `series cap of ${o.maxSeries} reached: samples of new series of ${metric} go to the series with dimension ${kOverflowDimension}=true; look for a dimension with unbounded values (request ids, timestamps) or raise options.maxSeries`)
         return this.#overflowSeries(ns, metric, u)
       }
       s = this.#newSeries(key, ns, metric, u, canon, false)
@@ -913,6 +913,7 @@ export class Aggregator extends EventEmitter {
     const pending = unsent.reduce((a, b) => a + b.datums.length, 0)
     const spooledBatches = this.#publisher.spooledBatches
     if (pending > 0) {
+      // METRICS_ERR_TIMEOUT is this warning's alone: the CLI drops it and says it in its closing line, with its flags.
       const where = spooledBatches > 0 ? `; ${spooledBatches} batches stay in the spool ${this.#spool!.dir} and are sent at the next start` : '; they are returned in close().unsent'
       this.#warner.warn('close-unsent', 'METRICS_ERR_TIMEOUT', `close(): ${pending} datums in ${unsent.length} requests could not be published within ${this.options.closeTimeoutMs} ms${where}`)
     }

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -196,6 +197,57 @@ describe('usage and configuration errors', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('--max-dimensions')
     expect(r.stderr).not.toContain('options.')
+  })
+})
+
+describe('version, usage and typos', () => {
+  const version = (JSON.parse(readFileSync(path.join(kRoot, 'package.json'), 'utf8')) as { version: string }).version
+
+  it.each([['--version'], ['-v'], ['sidecar', '--version'], ['sidecar', '-v'], ['demo', '--version'], ['pipeline', '--version']])('%s prints the version and exits 0', async (...args) => {
+    const r = await runCli(args)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`${version}\n`)
+    expect(r.stderr).toBe('')
+  })
+
+  it('bare minutely prints the usage to stderr and exits 2; --help, -h and help print it to stdout and exit 0', async () => {
+    const bare = await runCli([])
+    expect(bare.code).toBe(2)
+    expect(bare.stdout).toBe('')
+    expect(bare.stderr).toMatch(/usage: minutely <command>/)
+    for (const h of ['--help', '-h', 'help']) {
+      const r = await runCli([h])
+      expect(r.code, h).toBe(0)
+      expect(r.stdout, h).toMatch(/^usage: minutely <command>/)
+      expect(r.stdout, h).toMatch(/--version/)
+    }
+  })
+
+  it('an unknown flag exits 2 naming the closest one', async () => {
+    const r = await runCli(['sidecar', '--sink', 'memory', '--namespce', 'X'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^minutely: Unknown option '--namespce'; did you mean --namespace\?/)
+  })
+
+  it('an unknown MINUTELY_* variable: one warning at start naming the closest variable and its flag; known ones are quiet', async () => {
+    const sc = await startCli(['--http-port', '0', '--sink', 'memory'], { MINUTELY_NAMESPCE: 'X', MINUTELY_PORT: '8080', MINUTELY_LOG_FORMAT: 'json' })
+    const end = await sc.stop()
+    const warnings = end.stderr.split('\n').filter(l => l.includes('unknown variable'))
+    expect(warnings).toHaveLength(1)
+    expect(JSON.parse(warnings[0])).toMatchObject({ level: 'warn', msg: 'unknown variable MINUTELY_NAMESPCE ignored; did you mean MINUTELY_NAMESPACE (--namespace)?' })
+    expect(end.stderr).not.toContain('MINUTELY_PORT')   // the pipeline's: not a typo
+  })
+
+  it('the demo warns too', async () => {
+    const c = spawn(process.execPath, [kMain, 'demo', '--http-port', '0'], { env: cleanEnv({ MINUTELY_SELF_METRIC: 'true' }), stdio: ['ignore', 'pipe', 'pipe'] })
+    live.add(c)
+    let stderr = ''
+    await new Promise<void>((resolve, reject) => {
+      c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (/HTTP ingest|unknown variable/.test(stderr) && stderr.includes('\n')) resolve() })
+      c.on('close', () => { reject(new Error(`demo exited:\n${stderr}`)) })
+    })
+    c.kill('SIGKILL')
+    expect(stderr).toMatch(/unknown variable MINUTELY_SELF_METRIC ignored; did you mean MINUTELY_SELF_METRICS \(--self-metrics\)\?/)
   })
 })
 

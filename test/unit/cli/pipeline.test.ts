@@ -113,10 +113,11 @@ describe('startInstanceMetricsFromSettings', () => {
 
 const cli = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url))
 describe.runIf(existsSync(cli))('the built CLI', () => {
-  const run = (...args: string[]): { status: number | null, stdout: string, stderr: string } => {
-    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH } })
+  const runWith = (env: Record<string, string>, ...args: string[]): { status: number | null, stdout: string, stderr: string } => {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } })
     return { status: r.status, stdout: r.stdout, stderr: r.stderr }
   }
+  const run = (...args: string[]): { status: number | null, stdout: string, stderr: string } => runWith({}, ...args)
   it('lists pipeline in the usage and prints its help', () => {
     expect(run('--help').stdout).toMatch(/pipeline\s+serve \/invocations/)
     const h = run('pipeline', '--help')
@@ -134,5 +135,13 @@ describe.runIf(existsSync(cli))('the built CLI', () => {
     const c = run('pipeline', '--port', '0', '--container', 'http://127.0.0.1:9', '--sink', 'memory')
     expect(c.status).toBe(2)
     expect(c.stderr).toMatch(/--endpoint-name is required/)
+  })
+  it('warns about an unknown MINUTELY_* variable, naming the closest of its own, before it starts; the sidecar\'s are not typos', () => {
+    const r = runWith({ MINUTELY_ENDPOINT_NAM: 'ep', MINUTELY_HTTP_PORT: '8126' }, 'pipeline', '--port', '0', '--container', 'http://127.0.0.1:9', '--sink', 'memory')
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/warning: unknown variable MINUTELY_ENDPOINT_NAM ignored; did you mean MINUTELY_ENDPOINT_NAME \(--endpoint-name\)\?/)
+    expect(r.stderr).not.toContain('MINUTELY_HTTP_PORT')
+    expect(r.stderr).toMatch(/--endpoint-name is required/)
+    expect(run('pipeline', '--contianer', 'http://x').stderr).toMatch(/did you mean --container\?/)
   })
 })
