@@ -180,7 +180,15 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
     : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf }), info: { endpoints, namespace: s.namespace as string, sink: String(s.sink) } })
   let http: HttpListener
   try {
-    http = await startHttpListener({ aggregator, port: s.httpPort as number, host, maxBodyBytes: s.maxBodyBytes as number, routes, authorize: token !== undefined ? bearerCheck(token) : undefined })
+    http = await startHttpListener({
+      aggregator,
+      port: s.httpPort as number,
+      host,
+      maxBodyBytes: s.maxBodyBytes as number,
+      routes,
+      authorize: token !== undefined ? bearerCheck(token) : undefined,
+      renameOptions: (m) => flagText(m, kSidecarSettings),
+    })
   } catch (err) {
     await aggregator.close()
     const e = err as NodeJS.ErrnoException

@@ -14,7 +14,7 @@ export function show (x: unknown, max = 60): string {
   return s.length > max + 2 ? s.slice(0, max) + '…' : s
 }
 
-/** A metric name for messages: itself when it is a string, else what it is. */
+/** A metric name for messages: itself when it is a string, else what it is (`metric undefined`). */
 export function nameOf (metric: unknown): string {
-  return typeof metric === 'string' ? (metric.length > 80 ? metric.slice(0, 80) + '…' : metric) : `record(${show(metric)})`
+  return typeof metric === 'string' ? (metric.length > 80 ? metric.slice(0, 80) + '…' : metric) : `metric ${show(metric)}`
 }

@@ -98,7 +98,7 @@ export function canonicalDimensions (dims: Readonly<Record<string, unknown>> | u
     out.push({ Name: name, Value: value as string })
   }
   if (out.length > maxDimensions) {
-    return { reason: 'too_many_dimensions', message: `${out.length} dimensions (${out.map(d => d.Name).join(', ')}): at most ${maxDimensions} are allowed; drop some or raise maxDimensions (CloudWatch's ceiling is 30)` }
+    return { reason: 'too_many_dimensions', message: `${out.length} dimensions (${out.map(d => d.Name).join(', ')}): at most ${maxDimensions} are allowed; drop some or raise options.maxDimensions (CloudWatch's ceiling is 30)` }
   }
   out.sort((a, b) => a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)
   return out

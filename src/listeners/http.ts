@@ -1,22 +1,28 @@
 /**
  * HTTP JSON ingest: `POST /v1/samples` with `{"samples":[{metric, value, unit?, dimensions?,
  * timestamp? (epoch ms), count?, namespace?}]}` answers `{"accepted":N,"rejected":[{index,
- * reason, message}]}`. `GET /healthz` answers 200 while the sidecar runs.
+ * reason, message}]}`, each message naming the sample and its field (`samples[3].metric is
+ * required`). `GET /healthz` answers 200 while the sidecar runs.
  *
- * Slow clients are bounded by header and request timeouts; bodies by `maxBodyBytes` (413).
+ * Bodies may be sent with `content-encoding: gzip` or `deflate`; other codings get 415. Slow
+ * clients are bounded by header and request timeouts; bodies by `maxBodyBytes` (413), which
+ * bounds both the bytes on the wire and the decompressed size: inflating stops at the limit,
+ * so a decompression bomb costs at most the limit in memory.
  * Other routes (status page, /metrics) are mounted by the sidecar through `routes`.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Readable } from 'node:stream'
+import zlib from 'node:zlib'
 import type { Aggregator, RecordOptions } from '../core/aggregator.js'
 import type { RejectReason } from '../ingest/types.js'
-import { nameOf } from '../core/show.js'
+import { nameOf, show } from '../core/show.js'
 
 export interface HttpListenerOptions {
   aggregator: Aggregator
   port: number
   host: string
-  /** Largest body accepted, in bytes. @default 1048576 */
+  /** Largest body accepted, in bytes, on the wire and once decompressed. @default 1048576 */
   maxBodyBytes?: number
   /** Most samples in one request. @default 100000 */
   maxSamplesPerRequest?: number
@@ -24,6 +30,11 @@ export interface HttpListenerOptions {
   routes?: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>
   /** Called before each request; return false to refuse it (auth). */
   authorize?: (req: http.IncomingMessage) => boolean
+  /**
+   * Rewrites the engine's option names in answers (`raise options.maxDimensions`) into what the
+   * listener's users set (the sidecar: `--max-dimensions`). @default unchanged
+   */
+  renameOptions?: (message: string) => string
 }
 
 export interface HttpListener {
@@ -41,10 +52,55 @@ function send (res: http.ServerResponse, status: number, body: unknown): void {
   res.end(s)
 }
 
+// ------------------------------------------------------------------- per-sample answers
+
+/** The field of a sample each engine reason is about. */
+const kFieldOf: Partial<Record<RejectReason, string>> = {
+  not_a_number: 'value',
+  not_finite: 'value',
+  value_out_of_range: 'value',
+  count_invalid: 'count',
+  timestamp_too_old: 'timestamp',
+  timestamp_in_future: 'timestamp',
+  timestamp_invalid: 'timestamp',
+  metric_name_invalid: 'metric',
+  namespace_invalid: 'namespace',
+  unit_invalid: 'unit',
+  too_many_dimensions: 'dimensions',
+  dimension_invalid: 'dimensions',
+}
+
+/** How the engine's messages name each field ("value \"fast\" is not a number"). */
+const kSubjectOf: Record<string, string> = { value: 'value', count: 'count', timestamp: 'timestamp', metric: 'metric name', namespace: 'namespace', unit: 'unit' }
+
+/**
+ * The engine's rejection of `samples[i]` in the words of the HTTP body: `samples[1].value
+ * "fast" is not a number: send a finite number`. The engine says which sample by its metric
+ * name (`ModelLatency: value …`); an HTTP client needs the index and the JSON field instead.
+ */
+export function sampleMessage (i: number, sample: Readonly<Record<string, unknown>>, r: { reason: RejectReason, message: string }): string {
+  const at = `samples[${i}]`
+  const field = kFieldOf[r.reason]
+  if (r.reason === 'closed') return `${at}: the sidecar is shutting down; send it again once it is back`
+  if (field === 'metric' && (sample.metric === undefined || sample.metric === null)) return `${at}.metric is required: the metric name, a non-empty string`
+  if (field === 'value' && (sample.value === undefined || sample.value === null)) return `${at}.value is required: a finite number`
+  if (field === 'namespace' && (typeof sample.namespace !== 'string' || sample.namespace === '')) {
+    return `${at}.namespace must be a string of 1–255 characters (or left out for the default namespace); got ${show(sample.namespace)}`
+  }
+  let text = r.message
+  const name = nameOf(sample.metric)
+  if (text.startsWith(name + ': ')) text = text.slice(name.length + 2)
+  else if (typeof sample.metric === 'string' && text.startsWith(sample.metric + ': ')) text = text.slice(sample.metric.length + 2)
+  if (field === undefined) return `${at}: ${text}`
+  const subject = kSubjectOf[field]
+  if (subject !== undefined && text.startsWith(subject + ' ')) return `${at}.${field} ${text.slice(subject.length + 1)}`
+  return `${at}.${field}: ${text}`
+}
+
 /** Records the samples of one parsed body; never throws. */
 export function ingestJson (agg: Aggregator, body: unknown, maxSamples: number): IngestResult | { error: string } {
   if (body === null || typeof body !== 'object' || !Array.isArray((body as { samples?: unknown }).samples)) {
-    return { error: 'body must be a JSON object {"samples": [...]}, each sample {"metric", "value", "unit"?, "dimensions"?, "timestamp"? (epoch ms), "count"?}' }
+    return { error: 'body must be a JSON object {"samples": [...]}, each sample {"metric", "value", "unit"?, "dimensions"?, "timestamp"? (epoch ms), "count"?, "namespace"?}' }
   }
   const samples = (body as { samples: unknown[] }).samples
   if (samples.length > maxSamples) return { error: `at most ${maxSamples} samples a request; got ${samples.length}: split the batch` }
@@ -52,28 +108,144 @@ export function ingestJson (agg: Aggregator, body: unknown, maxSamples: number):
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i] as Record<string, unknown> | null
     let r: { reason: RejectReason, message: string } | undefined
+    // What JSON can hold and the engine's record() does not take: checked here, in the body's words.
     if (s === null || typeof s !== 'object' || Array.isArray(s)) {
-      r = { reason: 'malformed', message: 'a sample must be an object {"metric", "value", ...}' }
+      r = { reason: 'malformed', message: `samples[${i}] must be an object {"metric", "value", ...}; got ${show(s)}` }
       agg.countRejected(r.reason, r.message)
     } else if (s.dimensions !== undefined && (s.dimensions === null || typeof s.dimensions !== 'object' || Array.isArray(s.dimensions))) {
-      r = { reason: 'dimension_invalid', message: `${nameOf(s.metric)}: "dimensions" must be an object of name → string value` }
+      r = { reason: 'dimension_invalid', message: `samples[${i}].dimensions must be an object of name → string value; got ${show(s.dimensions)}` }
       agg.countRejected(r.reason, r.message)
-    } else if (s.timestamp !== undefined && typeof s.timestamp !== 'number') {
-      r = { reason: 'timestamp_invalid', message: `${nameOf(s.metric)}: "timestamp" must be epoch milliseconds (a number)` }
+    } else if (s.timestamp !== undefined && (typeof s.timestamp !== 'number' || !Number.isFinite(s.timestamp))) {
+      r = { reason: 'timestamp_invalid', message: `samples[${i}].timestamp must be epoch milliseconds (a number); got ${show(s.timestamp)}` }
       agg.countRejected(r.reason, r.message)
     } else if (s.count !== undefined && typeof s.count !== 'number') {
-      r = { reason: 'count_invalid', message: `${nameOf(s.metric)}: "count" must be a positive number` }
+      r = { reason: 'count_invalid', message: `samples[${i}].count must be a positive number; got ${show(s.count)}` }
       agg.countRejected(r.reason, r.message)
     } else {
       const opts: RecordOptions | undefined = (s.unit !== undefined || s.timestamp !== undefined || s.count !== undefined || s.namespace !== undefined)
         ? { unit: s.unit as RecordOptions['unit'], timestamp: s.timestamp as number | undefined, count: s.count as number | undefined, namespace: s.namespace as string | undefined }
         : undefined
-      r = agg.tryRecord(s.metric as string, s.value as number, s.dimensions as Record<string, string> | undefined, opts)
+      const e = agg.tryRecord(s.metric as string, s.value as number, s.dimensions as Record<string, string> | undefined, opts)
+      if (e !== undefined) r = { reason: e.reason, message: sampleMessage(i, s, e) }
     }
     if (r === undefined) out.accepted++
     else out.rejected.push({ index: i, reason: r.reason, message: r.message })
   }
   return out
+}
+
+// ------------------------------------------------------------------- bodies
+
+/** The content codings the listener reads (`x-gzip` is read as gzip, as RFC 9110 asks). */
+export const kContentCodings = ['gzip', 'deflate', 'identity'] as const
+export type ContentCoding = typeof kContentCodings[number]
+
+/** The coding of a `content-encoding` header, or undefined when it is not one we read (or several stacked). */
+export function contentCoding (header: string | undefined): ContentCoding | undefined {
+  const codings = (header ?? '').split(',').map(x => x.trim().toLowerCase()).filter(x => x !== '' && x !== 'identity')
+  if (codings.length === 0) return 'identity'
+  if (codings.length > 1) return undefined
+  const c = codings[0] === 'x-gzip' ? 'gzip' : codings[0]
+  return c === 'gzip' || c === 'deflate' ? c : undefined
+}
+
+/** A body that could not be read, with the status, the answer and the reason it is counted under. */
+export interface BodyFailure { status: 400 | 413, error: string, reason: RejectReason, counted: string }
+
+/** What {@link readBody} read: the body or why not, and how many bytes came in and came out. */
+export type BodyRead = ({ body: Buffer } | { failure: BodyFailure, /** the connection must be closed: the rest of the body was not read */ close: boolean } | { gone: true }) &
+  { wireBytes: number, decodedBytes: number }
+
+/**
+ * `deflate` is the zlib format (RFC 1950), but some clients send raw deflate (RFC 1951):
+ * a zlib stream starts with a header whose two bytes are a multiple of 31 and name method 8.
+ */
+function deflateDecoder (first: Buffer): zlib.Inflate | zlib.InflateRaw {
+  const zlibHeader = first.length >= 2 && (first[0] & 0x0f) === 8 && (first[0] >> 4) <= 7 && ((first[0] << 8) | first[1]) % 31 === 0
+  return zlibHeader ? zlib.createInflate() : zlib.createInflateRaw()
+}
+
+/**
+ * Reads a request body of at most `maxBytes`, on the wire and decoded. Past the decoded limit it
+ * stops inflating and reads the rest of the request without keeping it (up to `maxBytes` on the
+ * wire), so that the 413 reaches a client that is still sending: a server that closes the
+ * connection while the client writes makes the client's kernel drop the answer with a reset.
+ * Past `maxBytes` on the wire it gives up at once (`close`).
+ */
+export function readBody (req: Readable, coding: ContentCoding, maxBytes: number): Promise<BodyRead> {
+  return new Promise(resolve => {
+    const chunks: Buffer[] = []
+    let wire = 0
+    let size = 0
+    let decoder: zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | undefined
+    let decoderDone = coding === 'identity'
+    let reqEnded = false
+    let failure: BodyFailure | undefined
+    let done = false
+    const finish = (r: { body: Buffer } | { failure: BodyFailure, close: boolean } | { gone: true }): void => {
+      if (done) return
+      done = true
+      resolve({ ...r, wireBytes: wire, decodedBytes: size })
+    }
+    const tooLarge = (): BodyFailure => coding === 'identity' || wire > maxBytes
+      ? { status: 413, error: `body is over the limit of ${maxBytes} bytes: send smaller batches`, reason: 'too_large', counted: `HTTP body over the limit of ${maxBytes} bytes` }
+      : { status: 413, error: `body is over the limit of ${maxBytes} bytes once decompressed: send smaller batches`, reason: 'too_large', counted: `HTTP body over the limit of ${maxBytes} bytes once decompressed` }
+    const stopDecoding = (): void => {
+      if (decoder !== undefined && !decoderDone) decoder.destroy()
+      decoderDone = true
+    }
+    const settle = (): void => {
+      if (!reqEnded || !decoderDone) return
+      if (failure !== undefined) finish({ failure, close: false })
+      else finish({ body: Buffer.concat(chunks, size) })
+    }
+    const take = (c: Buffer): void => {
+      size += c.length   // everything decoded, kept or not: what inflating cost
+      if (failure !== undefined) return
+      if (size > maxBytes) { failure = tooLarge(); chunks.length = 0; stopDecoding(); settle(); return }
+      chunks.push(c)
+    }
+    req.on('data', (c: Buffer) => {
+      wire += c.length
+      if (wire > maxBytes) { failure = tooLarge(); stopDecoding(); finish({ failure, close: true }); return }
+      if (failure !== undefined) return   // read and dropped
+      if (coding === 'identity') { take(c); return }
+      if (decoder === undefined) {
+        decoder = coding === 'gzip' ? zlib.createGunzip() : deflateDecoder(c)
+        decoder.on('data', take)
+        decoder.on('end', () => { decoderDone = true; settle() })
+        decoder.on('error', (err: Error) => {
+          if (decoderDone) return
+          failure ??= { status: 400, error: `body is not valid ${coding}: ${err.message}`, reason: 'malformed', counted: `HTTP body is not valid ${coding}: ${err.message}` }
+          decoderDone = true
+          settle()
+        })
+      }
+      decoder.write(c)
+    })
+    req.on('end', () => {
+      reqEnded = true
+      if (decoder !== undefined && !decoderDone) decoder.end()
+      else decoderDone = true
+      settle()
+    })
+    // The client went away: nothing is answered, nothing was recorded.
+    req.on('error', () => { stopDecoding(); finish({ gone: true }) })
+    req.on('close', () => { if (!reqEnded) { stopDecoding(); finish({ gone: true }) } })
+  })
+}
+
+/**
+ * Reads and drops a request body of at most `maxBytes` (for an answer that does not need it to
+ * reach a client that is still sending); resolves false when it is longer, or the client left.
+ */
+function drain (req: Readable, maxBytes: number): Promise<boolean> {
+  return new Promise(resolve => {
+    let wire = 0
+    req.on('data', (c: Buffer) => { wire += c.length; if (wire > maxBytes) { req.pause(); resolve(false) } })
+    req.on('end', () => { resolve(true) })
+    req.on('error', () => { resolve(false) })
+  })
 }
 
 /** Starts the HTTP listener. */
@@ -87,6 +259,19 @@ export async function startHttpListener (o: HttpListenerOptions): Promise<HttpLi
     if (req.method === 'GET' && o.routes?.[url] !== undefined) { o.routes[url](req, res); return }
     if (url !== '/v1/samples') { send(res, 404, { error: `no route ${req.method ?? ''} ${url}: POST /v1/samples, GET /healthz` }); return }
     if (req.method !== 'POST') { res.setHeader('allow', 'POST'); send(res, 405, { error: 'use POST /v1/samples' }); return }
+    const coding = contentCoding(req.headers['content-encoding'])
+    if (coding === undefined) {
+      const error = `content-encoding ${show(req.headers['content-encoding'])} is not supported: send the body as gzip, deflate or identity (uncompressed)`
+      o.aggregator.countRejected('malformed', `HTTP body with ${error}`)
+      // RFC 9110 §15.5.16: a 415 for a content coding says which codings are accepted.
+      res.setHeader('accept-encoding', kContentCodings.join(', '))
+      res.setHeader('connection', 'close')
+      void drain(req, maxBody).then(whole => {
+        send(res, 415, { error })
+        if (!whole) res.on('finish', () => { req.destroy() })
+      })
+      return
+    }
     const declared = Number(req.headers['content-length'])
     if (declared > maxBody) {
       o.aggregator.countRejected('too_large', `HTTP body of ${declared} bytes is over the limit of ${maxBody}`)
@@ -95,41 +280,33 @@ export async function startHttpListener (o: HttpListenerOptions): Promise<HttpLi
       req.resume()
       return
     }
-    const chunks: Buffer[] = []
-    let size = 0
-    let over = false
-    req.on('data', (c: Buffer) => {
-      if (over) return
-      size += c.length
-      if (size > maxBody) {
-        over = true
-        o.aggregator.countRejected('too_large', `HTTP body over the limit of ${maxBody} bytes`)
+    void readBody(req, coding, maxBody).then(r => {
+      if ('gone' in r) return   // the client went away: nothing was recorded
+      if ('failure' in r) {
+        o.aggregator.countRejected(r.failure.reason, r.failure.counted)
         res.setHeader('connection', 'close')
-        send(res, 413, { error: `body is over the limit of ${maxBody} bytes: send smaller batches` })
-        req.destroy()
+        send(res, r.failure.status, { error: r.failure.error })
+        // The rest of the body is still coming: close once the answer is out.
+        if (r.close) res.on('finish', () => { req.destroy() })
         return
       }
-      chunks.push(c)
-    })
-    req.on('end', () => {
-      if (over) return
       let body: unknown
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        body = JSON.parse(r.body.toString('utf8'))
       } catch (err) {
         o.aggregator.countRejected('malformed', `HTTP body is not JSON: ${(err as Error).message}`)
         send(res, 400, { error: `body is not valid JSON: ${(err as Error).message}` })
         return
       }
-      const r = ingestJson(o.aggregator, body, maxSamples)
-      if ('error' in r) {
-        o.aggregator.countRejected('malformed', r.error)
-        send(res, 400, { error: r.error })
+      const out = ingestJson(o.aggregator, body, maxSamples)
+      if ('error' in out) {
+        o.aggregator.countRejected('malformed', out.error)
+        send(res, 400, { error: out.error })
         return
       }
-      send(res, 200, r)
+      if (o.renameOptions !== undefined) for (const x of out.rejected) x.message = o.renameOptions(x.message)
+      send(res, 200, out)
     })
-    req.on('error', () => { /* client went away: nothing was recorded */ })
   })
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000

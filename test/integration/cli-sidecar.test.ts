@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
+import zlib from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch'
@@ -99,12 +100,12 @@ async function startCli (args: string[], env: Record<string, string> = {}): Prom
 }
 
 /** One HTTP request with node:http (so that the test controls content-length and chunking). */
-function request (base: string, method: string, urlPath: string, body?: string | string[], headers: Record<string, string> = {}): Promise<{ status: number, json: any }> {
+function request (base: string, method: string, urlPath: string, body?: string | string[] | Buffer, headers: Record<string, string> = {}): Promise<{ status: number, json: any }> {
   return new Promise((resolve, reject) => {
     const u = new URL(urlPath, base)
     const chunks = body === undefined ? [] : Array.isArray(body) ? body : [body]
     const h: Record<string, string> = { ...headers }
-    if (typeof body === 'string') h['content-length'] = String(Buffer.byteLength(body))
+    if (typeof body === 'string' || Buffer.isBuffer(body)) h['content-length'] = String(Buffer.byteLength(body))
     if (body !== undefined) h['content-type'] ??= 'application/json'
     const req = http.request({ host: u.hostname, port: u.port, method, path: u.pathname, headers: h, agent: false }, res => {
       let s = ''
@@ -248,6 +249,33 @@ describe('version, usage and typos', () => {
     })
     c.kill('SIGKILL')
     expect(stderr).toMatch(/unknown variable MINUTELY_SELF_METRIC ignored; did you mean MINUTELY_SELF_METRICS \(--self-metrics\)\?/)
+  })
+})
+
+describe('HTTP ingest through the CLI: answers in the body\'s words, gzip, 415', () => {
+  it('samples[i].field messages; gzip read; a bomb over --max-body-bytes once inflated gets 413; br gets 415', async () => {
+    const sc = await startCli(['--http-port', '0', '--sink', 'memory', '--max-body-bytes', '4000', '--max-dimensions', '1'])
+    const r = await request(sc.base, 'POST', '/v1/samples', JSON.stringify({ samples: [{ value: 1 }, { metric: 'm', value: 1, dimensions: { a: '1', b: '2' } }] }))
+    expect(r.json.rejected.map((x: { message: string }) => x.message)).toEqual([
+      'samples[0].metric is required: the metric name, a non-empty string',
+      'samples[1].dimensions: 2 dimensions (a, b): at most 1 are allowed; drop some or raise --max-dimensions (CloudWatch\'s ceiling is 30)',
+    ])
+    const samples = JSON.stringify({ samples: [{ metric: 'ModelLatency', value: 5, unit: 'Microseconds' }] })
+    expect(await request(sc.base, 'POST', '/v1/samples', zlib.gzipSync(samples), { 'content-encoding': 'gzip' })).toEqual({ status: 200, json: { accepted: 1, rejected: [] } })
+    const bomb = zlib.gzipSync(Buffer.alloc(2 ** 20))   // 1 MiB of zeros in ~1 KB
+    expect(bomb.length).toBeLessThan(4000)
+    const big = await request(sc.base, 'POST', '/v1/samples', bomb, { 'content-encoding': 'gzip' })
+    expect(big.status).toBe(413)
+    expect(big.json.error).toMatch(/over the limit of 4000 bytes once decompressed/)
+    const br = await request(sc.base, 'POST', '/v1/samples', samples, { 'content-encoding': 'br' })
+    expect(br.status).toBe(415)
+    expect(br.json.error).toMatch(/gzip, deflate or identity/)
+    const end = await sc.stop()
+    expect(end.code).toBe(0)
+    expect(end.stderr).toMatch(/closed: 1 samples accepted, 4 rejected/)
+    // The sidecar's own log speaks of flags and fields, never of library calls.
+    expect(end.stderr).not.toMatch(/record\(|close\(\)|options\./)
+    expect(end.stderr).toMatch(/raise --max-dimensions/)
   })
 })
 
