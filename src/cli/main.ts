@@ -12,6 +12,7 @@ import { kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
 import { runPipelineCli, splitCommandGroups } from './pipeline.js'
 import { createLogger, type LogFormat, type LogLevel } from '../log.js'
+import { kVersion } from '../status/version.js'
 
 const kUsage = `usage: minutely <command> [options]
 
@@ -69,6 +70,10 @@ async function main (argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(kUsage + '\n')
+    return
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(kVersion + '\n')
     return
   }
   if (command === 'pipeline') {
