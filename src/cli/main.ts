@@ -11,7 +11,7 @@ import { helpText, parseArgsOptions, resolveSettings } from './config.js'
 import { kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
 import { runPipelineCli, splitCommandGroups } from './pipeline.js'
-import { createLogger, type LogFormat, type LogLevel } from '../log.js'
+import { createLogger, logProcessWarnings, type LogFormat, type LogLevel } from '../log.js'
 import { kVersion } from '../status/version.js'
 
 const kUsage = `usage: minutely <command> [options]
@@ -78,6 +78,7 @@ async function main (argv: string[]): Promise<void> {
   }
   if (command === 'pipeline') {
     const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+    logProcessWarnings({ warn: (_, message) => { log(`warning: ${message}`) } })   // one line each, as the pipeline's own
     try {
       await runPipelineCli(rest, log)
     } catch (err) {
@@ -106,11 +107,15 @@ async function main (argv: string[]): Promise<void> {
   try {
     const settings = resolveSettings(kSidecarSettings, parsed.values, process.env)
     // Structured logs (JSON lines, or readable on a terminal); secrets never printed.
-    log = createLogger({
+    const logger = createLogger({
       format: settings.logFormat as LogFormat,
       level: settings.logLevel as LogLevel,
       secrets: kSidecarSettings.filter(x => x.secret === true).map(x => settings[x.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as string | undefined),
-    }).line
+    })
+    log = logger.line
+    // Process warnings (the AWS SDK's NodeVersionSupportWarning on Node 20, Node's own) become
+    // log lines too, never Node's multi-line text in the JSON stream.
+    logProcessWarnings(logger)
     // Signals first (one during start-up is honoured once started), then the ready line: a
     // supervisor that signals on "ready" must get a clean shutdown.
     const shutdown = onShutdown(log)
