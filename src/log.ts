@@ -12,6 +12,8 @@
  * `logger.line` is the `(line: string) => void` shape the sidecar takes today (`SidecarDeps.log`):
  * a line starting with `warning:` is logged at warn (prefix dropped), `publish:` (a failed request)
  * at warn, `error:` and `close failed` at error, anything else at info.
+ *
+ * {@link logProcessWarnings} makes process warnings (the AWS SDK's, Node's) log lines too.
  */
 import { pino, stdTimeFunctions, type Logger as PinoLogger } from 'pino'
 import { ConfigError } from './errors.js'
@@ -160,4 +162,33 @@ export function createLogger (opts: CreateLoggerOptions = {}): Logger {
     else p.info(text)
   }
   return Object.assign(p, { line, addSecret: (v: string | undefined | null) => { scrubber.add(v) } }) as Logger
+}
+
+/** Where {@link logProcessWarnings} sends each warning: a pino logger, or anything with its `warn(fields, message)`. */
+export interface WarningSink { warn (fields: Record<string, unknown>, message: string): void }
+
+/**
+ * Logs each process warning as one `warn` line instead of letting Node print it as text on
+ * stderr, which is the JSON log stream. The AWS SDK, for one, calls `process.emitWarning` with
+ * an 8-line NodeVersionSupportWarning the first time a client is made on Node < 22; Node's own
+ * deprecation and MaxListenersExceeded warnings come the same way.
+ *
+ * Node prints warnings through a `'warning'` listener it adds at start-up (none under
+ * `--no-warnings` or `NODE_NO_WARNINGS=1`). That listener is replaced by one that logs; when
+ * there is none, warnings stay off, as asked. Returns a function that puts Node's back.
+ */
+export function logProcessWarnings (log: WarningSink): () => void {
+  const nodes = process.listeners('warning')
+  if (nodes.length === 0) return () => {}
+  for (const l of nodes) process.removeListener('warning', l)
+  const onWarning = (w: Error & { code?: unknown }): void => {
+    const fields: Record<string, unknown> = { warning: w.name }
+    if (w.code !== undefined) fields.code = w.code
+    log.warn(fields, String(w.message).replace(/\s+/g, ' ').trim())
+  }
+  process.on('warning', onWarning)
+  return () => {
+    process.removeListener('warning', onWarning)
+    for (const l of nodes) process.on('warning', l)
+  }
 }

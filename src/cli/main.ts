@@ -11,7 +11,7 @@ import { helpText, parseCommandLine, resolveSettings, unknownVariables } from '.
 import { kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
 import { kPipelineSettings, runPipelineCli, splitCommandGroups } from './pipeline.js'
-import { createLogger, type LogFormat, type LogLevel } from '../log.js'
+import { createLogger, logProcessWarnings, type LogFormat, type LogLevel } from '../log.js'
 import { kIdentityEnv } from '../sagemaker/env.js'
 import { kVersion } from '../status/version.js'
 
@@ -91,6 +91,7 @@ async function main (argv: string[]): Promise<void> {
   if (command === '--version' || command === '-v') { printVersion(); return }
   if (command === 'pipeline') {
     const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+    logProcessWarnings({ warn: (_, message) => { log(`warning: ${message}`) } })   // one line each, as the pipeline's own
     try {
       await runPipelineCli(rest, log, kKnownVariables)
     } catch (err) {
@@ -120,11 +121,15 @@ async function main (argv: string[]): Promise<void> {
   try {
     const settings = resolveSettings(kSidecarSettings, flags, process.env)
     // Structured logs (JSON lines, or readable on a terminal); secrets never printed.
-    log = createLogger({
+    const logger = createLogger({
       format: settings.logFormat as LogFormat,
       level: settings.logLevel as LogLevel,
       secrets: kSidecarSettings.filter(x => x.secret === true).map(x => settings[x.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as string | undefined),
-    }).line
+    })
+    log = logger.line
+    // Process warnings (the AWS SDK's NodeVersionSupportWarning on Node 20, Node's own) become
+    // log lines too, never Node's multi-line text in the JSON stream.
+    logProcessWarnings(logger)
     for (const w of unknownVariables(command, kSidecarSettings, process.env, kKnownVariables)) log(`warning: ${w}`)
     // Signals first (one during start-up is honoured once started), then the ready line: a
     // supervisor that signals on "ready" must get a clean shutdown.

@@ -105,11 +105,27 @@ interface UnixDgramSocket {
   close (): void
 }
 
-function loadUnixDgram (): { createSocket: (type: 'unix_dgram') => UnixDgramSocket } | undefined {
+type UnixDgram = { createSocket: (type: 'unix_dgram') => UnixDgramSocket }
+
+/**
+ * unix-dgram, or why --statsd-socket cannot have it. It is a native addon, compiled when it is
+ * installed for that Node's ABI: after a switch to another Node major it is there but does not
+ * load (NODE_MODULE_VERSION …) until `npm rebuild`; that is said, not taken for "not installed".
+ */
+export function loadUnixDgram (load: () => unknown = () => createRequire(import.meta.url)('unix-dgram')): { ok: true, mod: UnixDgram } | { ok: false, message: string } {
   try {
-    return createRequire(import.meta.url)('unix-dgram') as { createSocket: (type: 'unix_dgram') => UnixDgramSocket }
-  } catch {
-    return undefined
+    return { ok: true, mod: load() as UnixDgram }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    if (e?.code === 'MODULE_NOT_FOUND' && String(e.message).includes("'unix-dgram'")) {
+      return { ok: false, message: '--statsd-socket needs the optional package unix-dgram (npm install unix-dgram): Node has no Unix datagram sockets of its own' }
+    }
+    const why = String(e?.message ?? err).replace(/\s+/g, ' ').trim()
+    return {
+      ok: false,
+      message: `--statsd-socket needs the optional package unix-dgram, which is installed but does not load in Node ${process.version} ` +
+        `(${why.length > 400 ? why.slice(0, 400) + '…' : why}): rebuild it for this Node with npm rebuild unix-dgram`,
+    }
   }
 }
 
@@ -177,12 +193,13 @@ export async function startStatsdListener (o: StatsdListenerOptions): Promise<St
 
   let unix: UnixDgramSocket | undefined
   if (o.socketPath !== undefined) {
-    const mod = loadUnixDgram()
-    if (mod === undefined) {
+    const loaded = loadUnixDgram()
+    if (!loaded.ok) {
       udp?.socket.close()
       await thread?.close(0)
-      throw new ConfigError('--statsd-socket needs the optional package unix-dgram (npm install unix-dgram): Node has no Unix datagram sockets of its own', 'METRICS_ERR_INVALID_OPTION')
+      throw new ConfigError(loaded.message, 'METRICS_ERR_INVALID_OPTION')
     }
+    const mod = loaded.mod
     try {
       removeStaleSocket(o.socketPath)
       const s = mod.createSocket('unix_dgram')

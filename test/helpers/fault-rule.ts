@@ -3,6 +3,22 @@
  * fault once, every n-th request, or with a seeded probability, at most `times` times.
  */
 
+/**
+ * The endpoints' seeded PRNG for `probability` faults (mulberry32, in [0, 1)). The fakes import
+ * nothing from src/, the code they test; this is the same generator as src/core/seeded-random.ts,
+ * so a seed draws the same faults as it always did.
+ */
+export function seededRandom (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 export interface FaultPlanBase {
   /**
    * How many requests this rule faults at most. Default: 1 when neither `every` nor

@@ -40,23 +40,58 @@ import zlib from 'node:zlib'
 import { EventEmitter } from 'node:events'
 import { CloudWatchClient, type CloudWatchClientConfig, type MetricDatum } from '@aws-sdk/client-cloudwatch'
 import { ConfiguredRetryStrategy } from '@smithy/core/retry'
-import { seededRandom as mulberry32 } from '../../src/core/seeded-random.js'
-import { FaultRule, type FaultHandleOf, type FaultPlanBase } from './fault-rule.js'
-import {
-  isStandardUnit,
-  kCloudWatchMaxDimensions,
-  kMaxDatumsPerRequest,
-  kMaxDimensionNameLength,
-  kMaxDimensionValueLength,
-  kMaxFutureMs,
-  kMaxMagnitude,
-  kMaxMetricNameLength,
-  kMaxNamespaceLength,
-  kMaxPastMs,
-  kMaxRequestBytes,
-  kMaxValuesPerDatum,
-  kMinMagnitude,
-} from '../../src/limits.js'
+import { FaultRule, seededRandom, type FaultHandleOf, type FaultPlanBase } from './fault-rule.js'
+
+// ---------------------------------------------------------------------------------------------
+// CloudWatch's limits, as the AWS documentation states them (the table in DESIGN.md). Stated
+// here, never imported from src/limits.ts: a fake that shared the product's constants would
+// let a wrong limit pass on both sides. harness-strict-endpoint.test.ts compares the two.
+//   PutMetricData: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
+//   MetricDatum:   https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
+//   Dimension:     https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html
+//   Namespaces:    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace
+// ---------------------------------------------------------------------------------------------
+
+/** PutMetricData: "Each request is also limited to no more than 1000 different metrics." */
+export const kMaxDatumsPerRequest = 1000
+/**
+ * PutMetricData: "Each PutMetricData request is limited to 1 MB in size for HTTP POST
+ * requests." The page does not say whether 10^6 or 2^20 bytes: a fake takes the stricter.
+ */
+export const kMaxRequestBytes = 1_000_000
+/** PutMetricData: "up to 150 values per metric"; MetricDatum: Values and Counts, at most 150 items each. */
+export const kMaxValuesPerDatum = 150
+/** PutMetricData: "You can use up to 30 dimensions per metric"; MetricDatum.Dimensions: at most 30 items. */
+export const kCloudWatchMaxDimensions = 30
+/** PutMetricData and MetricDatum.Value: "Values must be in the range of -2^360 to 2^360." NaN and ±Infinity are "not supported". */
+export const kMaxMagnitude = 2 ** 360
+/**
+ * The API reference used to give the range as "2e-360 to 2e360 (Base 2)": non-zero magnitudes
+ * below 2^-360 are refused too (the current page only says "too small").
+ */
+export const kMinMagnitude = 2 ** -360
+/** PutMetricData: time stamps "as much as two weeks before the current date, and as much as 2 hours after the current day and time". */
+export const kMaxPastMs = 14 * 24 * 3600_000
+export const kMaxFutureMs = 2 * 3600_000
+/** PutMetricData.Namespace: length 1 to 255. */
+export const kMaxNamespaceLength = 255
+/** MetricDatum.MetricName: length 1 to 255. */
+export const kMaxMetricNameLength = 255
+/** Dimension.Name: length 1 to 255; Dimension.Value: length 1 to 1024. */
+export const kMaxDimensionNameLength = 255
+export const kMaxDimensionValueLength = 1024
+/** MetricDatum.Unit, "Valid Values": the 27 StandardUnit names, case-sensitive. */
+export const kStandardUnits: readonly string[] = [
+  'Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Kilobytes', 'Megabytes', 'Gigabytes', 'Terabytes',
+  'Bits', 'Kilobits', 'Megabits', 'Gigabits', 'Terabits', 'Percent', 'Count',
+  'Bytes/Second', 'Kilobytes/Second', 'Megabytes/Second', 'Gigabytes/Second', 'Terabytes/Second',
+  'Bits/Second', 'Kilobits/Second', 'Megabits/Second', 'Gigabits/Second', 'Terabits/Second',
+  'Count/Second', 'None',
+]
+const kUnitSet: ReadonlySet<string> = new Set(kStandardUnits)
+function isStandardUnit (u: unknown): boolean {
+  return typeof u === 'string' && kUnitSet.has(u)
+}
 
 export const kPutMetricDataTarget = 'GraniteServiceVersion20100801.PutMetricData'
 const kTargetPrefix = 'GraniteServiceVersion20100801.'
@@ -583,7 +618,7 @@ class StrictEndpointImpl implements StrictEndpoint {
   constructor (opts: StrictEndpointOptions) {
     this.now = opts.now ?? Date.now
     this.latencyMs = opts.latencyMs ?? 0
-    this.rand = mulberry32(opts.seed ?? 0x5eed)
+    this.rand = seededRandom(opts.seed ?? 0x5eed)
     this.maxRequestBytes = opts.maxRequestBytes ?? kMaxRequestBytes
     this.requireSigV4 = opts.requireSigV4 ?? true
     this.validateOpts = {

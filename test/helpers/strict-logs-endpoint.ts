@@ -1,7 +1,8 @@
 /**
  * The project's own strict CloudWatch Logs endpoint: a `node:http` server on 127.0.0.1 that
  * speaks what `@aws-sdk/client-cloudwatch-logs` 3.116x sends, enforces the PutLogEvents
- * contract (see `src/logs/limits.ts`), and injects faults like the metrics endpoint does.
+ * contract (the limits below, from the API reference), and injects faults like the metrics
+ * endpoint does.
  *
  * What the SDK sends (captured from a real request, SDK 3.1164):
  *   POST /  HTTP/1.1, `connection: keep-alive`
@@ -38,12 +39,36 @@
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { EventEmitter } from 'node:events'
-import { seededRandom as mulberry32 } from '../../src/core/seeded-random.js'
-import { FaultRule, type FaultHandleOf, type FaultPlanBase } from './fault-rule.js'
-import {
-  kEventOverheadBytes, kLogGroupNamePattern, kMaxBatchBytes, kMaxBatchSpanMs, kMaxEventAgeMs, kMaxEventBytes,
-  kMaxEventFutureMs, kMaxEventsPerBatch, kMaxLogStreamNameLength,
-} from '../../src/logs/limits.js'
+import { FaultRule, seededRandom, type FaultHandleOf, type FaultPlanBase } from './fault-rule.js'
+
+// ---------------------------------------------------------------------------------------------
+// The PutLogEvents contract, as the AWS documentation states it. Stated here, never imported
+// from src/logs/limits.ts: a fake that shared the product's constants would let a wrong limit
+// pass on both sides. logs-strict-endpoint.test.ts compares the two.
+//   PutLogEvents:    https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html
+//   CreateLogGroup:  https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html
+//   CreateLogStream: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogStream.html
+// ---------------------------------------------------------------------------------------------
+
+/** "The maximum number of log events in a batch is 10,000." */
+export const kMaxEventsPerBatch = 10_000
+/** "The maximum batch size is 1,048,576 bytes. This size is calculated as the sum of all event messages in UTF-8, plus 26 bytes for each log event." */
+export const kMaxBatchBytes = 1_048_576
+export const kEventOverheadBytes = 26
+/**
+ * "Each log event can be no larger than 256 KB" (the page says 1 MB since 2025; older
+ * endpoints and the CloudWatch agent still hold 256 KB). The default is the stricter one.
+ */
+export const kMaxEventBytes = 256 * 1024
+/** "A batch of log events in a single request cannot span more than 24 hours." */
+export const kMaxBatchSpanMs = 24 * 3600_000
+/** Events "more than 14 days in the past" and "more than 2 hours in the future" are rejected. */
+export const kMaxEventAgeMs = 14 * 24 * 3600_000
+export const kMaxEventFutureMs = 2 * 3600_000
+/** CreateLogGroup.logGroupName: length 1 to 512, pattern `[\.\-_/#A-Za-z0-9]+`. */
+export const kLogGroupNamePattern = /^[.\-_/#A-Za-z0-9]{1,512}$/
+/** CreateLogStream.logStreamName: length 1 to 512, pattern `[^:*]*`. */
+export const kMaxLogStreamNameLength = 512
 
 const kTargetPrefix = 'Logs_20140328.'
 const kJsonContentType = 'application/x-amz-json-1.1'
@@ -270,7 +295,7 @@ class StrictLogsEndpointImpl implements StrictLogsEndpoint {
   constructor (opts: StrictLogsEndpointOptions) {
     this.now = opts.now ?? Date.now
     this.latencyMs = opts.latencyMs ?? 0
-    this.rand = mulberry32(opts.seed ?? 0x10c5)
+    this.rand = seededRandom(opts.seed ?? 0x10c5)
     this.requireSigV4 = opts.requireSigV4 ?? true
     this.maxEventBytes = opts.maxEventBytes ?? kMaxEventBytes
     this.emitter.setMaxListeners(0)

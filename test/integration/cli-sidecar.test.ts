@@ -394,6 +394,32 @@ describe('SIGTERM seals and publishes the open minute', () => {
   })
 })
 
+describe('the log stream (stderr) with --sink cloudwatch', () => {
+  const peer = useMoto()
+
+  it('is JSON lines only; the AWS SDK\'s Node version warning (Node < 22) is one warn line of it', async () => {
+    const sc = await startCli(['--http-port', '0', '--sink', 'cloudwatch', '--cloudwatch-endpoint', peer.moto.endpoint, '--no-compression',
+      '--region', 'us-east-1', '--namespace', 'Minutely/CliLogStream', '--log-format', 'json'],
+    { AWS_ACCESS_KEY_ID: 'AKIDCLITEST', AWS_SECRET_ACCESS_KEY: 'cli-test-secret' })
+    expect(await postSamples(sc.base, [{ metric: 'LogStreamLatency', value: 1, unit: 'Microseconds' }])).toEqual({ status: 200, json: { accepted: 1, rejected: [] } })
+    const end = await sc.stop()
+    expect(end.code).toBe(0)
+    const lines = end.stderr.split('\n').filter(l => l !== '')
+    const docs = lines.map(l => {
+      try { return JSON.parse(l) as Record<string, unknown> } catch { throw new Error(`a stderr line is not JSON: ${l}\n--- stderr:\n${end.stderr}`) }
+    })
+    for (const d of docs) {
+      expect(typeof d.level).toBe('string')
+      expect(typeof d.msg).toBe('string')
+    }
+    expect(docs.some(d => /closed: 1 samples accepted, 0 rejected, [1-9]\d* datums published/.test(String(d.msg)))).toBe(true)
+    // @aws-sdk/core warns once per process, with process.emitWarning, on Node < 22.
+    const sdk = docs.filter(d => String(d.msg).includes('NodeVersionSupportWarning'))
+    expect(sdk).toHaveLength(Number(process.versions.node.split('.')[0]) < 22 ? 1 : 0)
+    for (const d of sdk) expect(d).toMatchObject({ level: 'warn', warning: 'Warning' })
+  })
+})
+
 /** EMF lines on stdout, aggregated per (namespace, metric, dimensions, timestamp). */
 function readEmf (stdout: string): Map<string, { lines: number, count: number, sum: number, min: number, max: number }> {
   const out = new Map<string, { lines: number, count: number, sum: number, min: number, max: number }>()

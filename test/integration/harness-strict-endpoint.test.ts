@@ -12,6 +12,7 @@ import {
   type MetricDatum,
   type PutMetricDataCommandInput,
 } from '@aws-sdk/client-cloudwatch'
+import * as documented from '../helpers/strict-endpoint.js'
 import {
   cloudWatchClientForStrict,
   kSdkErrorName,
@@ -20,6 +21,7 @@ import {
   type StrictEndpoint,
   type StrictErrorCode,
 } from '../helpers/strict-endpoint.js'
+import * as product from '../../src/limits.js'
 import {
   kDefaultMaxDimensions,
   kMaxDatumsPerRequest,
@@ -93,6 +95,18 @@ beforeEach(async () => {
   if (ep.refusing) await ep.resume()
   ep.reset()
   ep.latencyMs = 0
+})
+
+describe('the limits', () => {
+  // The endpoint states CloudWatch's limits from the AWS documentation; src/limits.ts states
+  // them for the product. Written twice on purpose, so that one wrong copy shows here.
+  it('the endpoint\'s, from the AWS documentation, are the product\'s (src/limits.ts)', () => {
+    const names = ['kMaxDatumsPerRequest', 'kMaxRequestBytes', 'kMaxValuesPerDatum', 'kCloudWatchMaxDimensions', 'kMaxMagnitude', 'kMinMagnitude',
+      'kMaxPastMs', 'kMaxFutureMs', 'kMaxNamespaceLength', 'kMaxMetricNameLength', 'kMaxDimensionNameLength', 'kMaxDimensionValueLength'] as const
+    for (const name of names) expect(product[name], name).toBe(documented[name])
+    expect([...product.kStandardUnits]).toEqual(documented.kStandardUnits)
+    expect(product.kDefaultMaxDimensions).toBeLessThanOrEqual(documented.kCloudWatchMaxDimensions)
+  })
 })
 
 describe('valid requests', () => {

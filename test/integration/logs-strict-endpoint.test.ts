@@ -10,6 +10,8 @@ import { kEventOverheadBytes, kMaxBatchBytes, kMaxEventMessageBytes, kMaxEventsP
 import { createLogShipper, type LogShipper } from '../../src/logs/shipper.js'
 import { cloudWatchLogsSink } from '../../src/logs/sinks/cloudwatch-logs.js'
 import { startStrictLogsEndpoint, type StrictLogsEndpoint } from '../helpers/strict-logs-endpoint.js'
+import * as documented from '../helpers/strict-logs-endpoint.js'
+import * as product from '../../src/logs/limits.js'
 
 const credentials = { accessKeyId: 'AKIDSTRICTLOGS', secretAccessKey: 'strict-logs-secret' }
 let ep: StrictLogsEndpoint
@@ -26,6 +28,18 @@ function shipper (opts: { requestTimeoutMs?: number, flushIntervalMs?: number } 
 }
 
 const lines = (count: number, prefix: string): string[] => Array.from({ length: count }, (_, i) => `${prefix} ${String(i).padStart(5, '0')}`)
+
+describe('the PutLogEvents limits', () => {
+  // The endpoint states them from the AWS documentation; src/logs/limits.ts states them for the
+  // product. Written twice on purpose, so that one wrong copy shows here.
+  it('the endpoint\'s, from the AWS documentation, are the product\'s (src/logs/limits.ts)', () => {
+    const names = ['kMaxEventsPerBatch', 'kMaxBatchBytes', 'kEventOverheadBytes', 'kMaxEventBytes', 'kMaxBatchSpanMs', 'kMaxEventAgeMs',
+      'kMaxEventFutureMs', 'kMaxLogStreamNameLength'] as const
+    for (const name of names) expect(product[name], name).toBe(documented[name])
+    expect(product.kLogGroupNamePattern.source).toBe(documented.kLogGroupNamePattern.source)
+    expect(product.kMaxEventMessageBytes + product.kEventOverheadBytes).toBeLessThanOrEqual(documented.kMaxEventBytes)
+  })
+})
 
 describe('CloudWatch Logs sink + shipper against the strict endpoint', () => {
   it('creates a missing group and stream, then delivers in order', async () => {

@@ -1,6 +1,6 @@
 /**
- * The status page in headless Chromium (Debian's `chromium`, driven by `playwright-core`;
- * `.ci/run` installs it). A real aggregator behind the real HTTP listener on 127.0.0.1 is fed
+ * The status page in headless Chromium, driven by `playwright-core`: the machine's Chromium if it
+ * has one, else the one from npm (`@sparticuz/chromium`; see test/helpers/chromium.ts). A real aggregator behind the real HTTP listener on 127.0.0.1 is fed
  * over `POST /v1/samples` while the page loads; time is a ManualClock, so that one minute can
  * be sealed on demand. The test checks that:
  *
@@ -12,11 +12,8 @@
  * - metric names and dimension values are shown as text, never run as markup (XSS);
  * - a failing publish pipeline shows as "retrying", with the error (escaped);
  * - the screenshot it saves is not blank (`MINUTELY_SCREENSHOT=docs/status-page.png` writes it there).
- *
- * Without /usr/bin/chromium the test fails and says how to install it, unless
- * MINUTELY_SKIP_BROWSER=1, which it then reports.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -28,17 +25,12 @@ import { timedSink } from '../../src/status/publish-timing.js'
 import { seriesKey } from '../../src/status/api.js'
 import { formatNumber, formatValue } from '../../src/status/format.js'
 import { seededRandom as rng } from '../../src/core/seeded-random.js'
+import { findChromium } from '../helpers/chromium.js'
 
-const kChromium = process.env.MINUTELY_CHROMIUM ?? '/usr/bin/chromium'
-const kSkip = process.env.MINUTELY_SKIP_BROWSER === '1'
-const kArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+const kArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync']
 const kXssDim = '<img src=x onerror=alert(1)>'
 const kXssMetric = '<script>alert(2)</script>'
-
-if (kSkip) {
-  process.stderr.write('status-page.test.ts: MINUTELY_SKIP_BROWSER=1: the headless Chromium test of the status page is SKIPPED\n')
-}
 
 /** Traffic that looks like a small fleet, plus the hostile series. */
 function makeBatch (rand: () => number): unknown[] {
@@ -109,7 +101,7 @@ function expectRowsMatch (rows: Row[], series: SealedSeries[]): void {
   }
 }
 
-describe.skipIf(kSkip)('status page in headless Chromium', () => {
+describe('status page in headless Chromium', () => {
   let agg: Aggregator
   let clock: ManualClock
   let http: HttpListener
@@ -137,11 +129,8 @@ describe.skipIf(kSkip)('status page in headless Chromium', () => {
   async function stopFlow (): Promise<void> { flowing = false; await flow }
 
   beforeAll(async () => {
-    if (!existsSync(kChromium)) {
-      throw new Error(`Chromium not found at ${kChromium}: the status page test needs Debian's chromium ` +
-        '(apt-get install -y chromium; .ci/run installs it), or MINUTELY_CHROMIUM=/path/to/chromium. ' +
-        'Set MINUTELY_SKIP_BROWSER=1 to skip this test.')
-    }
+    // First: the first run on a machine without a Chromium unpacks the npm one (a few seconds).
+    const browser = await findChromium()
     const now = Date.now()
     clock = new ManualClock(now - (now % 60_000) + 20_000)   // hh:mm:20 of the current minute: real-looking times
     const sink = timedSink(inMemorySink(), () => clock.now())
@@ -158,9 +147,9 @@ describe.skipIf(kSkip)('status page in headless Chromium', () => {
     const { chromium } = await import('playwright-core')
     profile = mkdtempSync(path.join(tmpdir(), 'minutely-chromium-'))
     ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: kChromium, headless: true, args: kArgs, viewport: { width: 1360, height: 900 }, deviceScaleFactor: 1,
+      executablePath: browser.executablePath, headless: true, args: [...browser.args, ...kArgs], viewport: { width: 1360, height: 900 }, deviceScaleFactor: 1,
     })
-  })
+  }, 120_000)
 
   afterAll(async () => {
     flowing = false

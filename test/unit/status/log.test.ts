@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createLogger, prettyLine, Scrubber } from '../../../src/log.js'
+import { createLogger, logProcessWarnings, prettyLine, Scrubber } from '../../../src/log.js'
 
 function capture () {
   const lines: string[] = []
@@ -90,5 +90,55 @@ describe('Scrubber', () => {
     s.add('abc')   // too short to be a secret: ignored
     const text = 'missing or wrong bearer token: send "authorization: Bearer <token>" · abc · 1234 samples'
     expect(s.scrub(text)).toBe(text)
+  })
+})
+
+describe('logProcessWarnings', () => {
+  /** Runs `fn` with `listeners` as the only 'warning' listeners (standing for Node's printer), then puts the real ones back. */
+  async function withWarningListeners (listeners: Array<(w: Error) => void>, fn: () => Promise<void>): Promise<void> {
+    const real = process.listeners('warning')
+    for (const l of real) process.removeListener('warning', l)
+    for (const l of listeners) process.on('warning', l)
+    try { await fn() } finally {
+      process.removeAllListeners('warning')
+      for (const l of real) process.on('warning', l)
+    }
+  }
+  const nextWarning = async (): Promise<void> => { await new Promise(resolve => { process.once('warning', resolve) }) }
+
+  it('logs each warning as one warn line in place of Node\'s printer, and puts the printer back', async () => {
+    const { lines, stream } = capture()
+    const printed: string[] = []
+    const nodePrinter = (w: Error): void => { printed.push(w.message) }
+    await withWarningListeners([nodePrinter], async () => {
+      const restore = logProcessWarnings(createLogger({ stream, format: 'json', env: {} }))
+      expect(process.listeners('warning')).not.toContain(nodePrinter)
+      // The shape the AWS SDK emits: a string with no type, over several lines.
+      const seen = nextWarning()
+      process.emitWarning('NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)\nversions published after\n\nMore information can be found at: https://a.co/x')
+      await seen
+      const seen2 = nextWarning()
+      process.emitWarning('old API', { type: 'DeprecationWarning', code: 'DEP0000' })
+      await seen2
+      restore()
+      expect(process.listeners('warning')).toEqual([nodePrinter])
+    })
+    expect(printed).toEqual([])
+    expect(lines).toHaveLength(2)
+    expect(lines.every(l => l.endsWith('\n') && !l.slice(0, -1).includes('\n'))).toBe(true)
+    const [a, b] = lines.map(l => JSON.parse(l) as Record<string, unknown>)
+    expect(a).toMatchObject({ level: 'warn', warning: 'Warning', msg: 'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3) versions published after More information can be found at: https://a.co/x' })
+    expect(a.code).toBeUndefined()
+    expect(b).toMatchObject({ level: 'warn', warning: 'DeprecationWarning', code: 'DEP0000', msg: 'old API' })
+  })
+
+  it('leaves warnings off when Node prints none (--no-warnings, NODE_NO_WARNINGS=1)', async () => {
+    const { lines, stream } = capture()
+    await withWarningListeners([], async () => {
+      const restore = logProcessWarnings(createLogger({ stream, format: 'json', env: {} }))
+      expect(process.listeners('warning')).toEqual([])
+      restore()
+    })
+    expect(lines).toEqual([])
   })
 })
