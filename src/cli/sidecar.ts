@@ -137,14 +137,17 @@ export function defaultIngestThreads (cores: number): number {
   return Math.max(1, Math.min(4, cores - 1))
 }
 
-/** Builds the sink named by `--sink`. */
+/**
+ * Builds the sink named by `--sink`. Only the flags given reach the AWS SDK (`--region`,
+ * `--cloudwatch-endpoint`, `--no-compression`); the SDK's chain decides the rest.
+ */
 export function sinkFromSettings (s: Settings): MetricSink {
   switch (s.sink) {
     case 'cloudwatch':
       return cloudWatchSink({
-        region: s.region as string | undefined,
-        endpoint: s.cloudwatchEndpoint as string | undefined,
-        disableRequestCompression: s.noCompression === true,
+        ...(typeof s.region === 'string' && s.region !== '' ? { region: s.region } : {}),
+        ...(typeof s.cloudwatchEndpoint === 'string' && s.cloudwatchEndpoint !== '' ? { endpoint: s.cloudwatchEndpoint } : {}),
+        ...(typeof s.noCompression === 'boolean' ? { disableRequestCompression: s.noCompression } : {}),
       })
     case 'emf': return emfSink()
     case 'memory': return inMemorySink({ maxBatches: 1000 })
