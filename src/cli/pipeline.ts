@@ -45,6 +45,9 @@
  *   `--stop-timeout-ms`), then delivers their last log lines and seals and publishes every
  *   metric within `--close-timeout-ms`; exit 0, or 1 when something could not be delivered.
  *   A second signal exits at once.
+ * - **Start-up checks.** With a CloudWatch sink (metrics or logs), the region and credentials
+ *   are resolved before the proxy listens; when either is missing it exits 2 with a line that
+ *   says what to set.
  *
  * Commands after `--` (one group per container, in order, groups separated by `--`) are run
  * and their stdout/stderr shipped to CloudWatch Logs; see `src/logs/`. An empty group
@@ -56,8 +59,8 @@ import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import type { Aggregator, CloseResult } from '../core/aggregator.js'
 import type { Clock } from '../core/clock.js'
-import { ConfigError } from '../errors.js'
-import { startContainerLogs, kLogSettings, checkLogSettings, type ContainerLogs } from '../logs/settings.js'
+import { ConfigError, type SinkError } from '../errors.js'
+import { startContainerLogs, kLogSettings, checkLogSettings, logSinkFromSettings, type ContainerLogs } from '../logs/settings.js'
 import type { LogShipperStats } from '../logs/shipper.js'
 import type { LogSink } from '../logs/sink.js'
 import { createInvocationMetrics, type InvocationMetrics } from '../sagemaker/invocations.js'
@@ -67,7 +70,7 @@ import type { InstanceMetrics } from '../sagemaker/collectors/instance.js'
 import type { MetricSink } from '../sinks/sink.js'
 import { helpText, kSettings, parseArgsOptions, resolveSettings, type Setting, type Settings } from './config.js'
 import { kInstanceSettings, startInstanceMetricsFromSettings } from './instance-settings.js'
-import { aggregatorFromSettings, sinkFromSettings } from './sidecar.js'
+import { aggregatorFromSettings, checkSinks, publishErrorLine, sinkFromSettings } from './sidecar.js'
 
 /** The sidecar settings the pipeline shares: where metrics go and how the engine aggregates. */
 export const kSharedSinkFlags = [
@@ -227,11 +230,15 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
   if (!(timeoutMs >= 1)) throw invalid(`--container-timeout-ms must be at least 1; got ${String(timeoutMs)}`)
   if (!(pingTimeoutMs >= 1)) throw invalid(`--ping-timeout-ms must be at least 1; got ${String(pingTimeoutMs)}`)
   if (!((s.instanceCount as number) >= 1)) throw invalid(`--instance-count must be at least 1; got ${String(s.instanceCount)}`)
-  if (containers.some(c => c.command !== undefined)) checkLogSettings(s)
+  const runs = containers.some(c => c.command !== undefined)
+  if (runs) checkLogSettings(s)
 
   const sink = deps.sink ?? sinkFromSettings(s)
+  const logSink = runs ? deps.logSink ?? logSinkFromSettings(s) : undefined
+  // Region and credentials are resolved before the proxy listens: a mistake ends start-up (exit 2).
+  await checkSinks([sink, logSink], kPipelineSettings, log, deps.env)
   const aggregator = aggregatorFromSettings(s, sink, deps.clock, log, kPipelineSettings)
-  aggregator.on('error', (e: Error) => { log(`publish: ${e.message}`) })
+  aggregator.on('error', (e: SinkError) => { log(publishErrorLine(e)) })
 
   let metrics: InvocationMetrics
   let instance: InstanceMetrics | undefined
@@ -255,7 +262,7 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
       throw err
     }
     instance = startInstanceMetricsFromSettings(s, aggregator, log)
-    logs = startContainerLogs(s, containers.map(c => ({ name: c.name, command: c.command })), { logSink: deps.logSink, log, env: deps.env })
+    logs = startContainerLogs(s, containers.map(c => ({ name: c.name, command: c.command })), { logSink, log, env: deps.env })
   } catch (err) {
     instance?.stop()
     await aggregator.close()

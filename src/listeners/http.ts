@@ -1,7 +1,8 @@
 /**
  * HTTP JSON ingest: `POST /v1/samples` with `{"samples":[{metric, value, unit?, dimensions?,
  * timestamp? (epoch ms), count?, namespace?}]}` answers `{"accepted":N,"rejected":[{index,
- * reason, message}]}`. `GET /healthz` answers 200 while the sidecar runs.
+ * reason, message}]}`. `GET /healthz` answers 200 `{"status":"ok"}` while the sidecar runs and
+ * `health` finds nothing wrong, else 503 with `{"status":"unhealthy","problems":[...]}`.
  *
  * Slow clients are bounded by header and request timeouts; bodies by `maxBodyBytes` (413).
  * Other routes (status page, /metrics) are mounted by the sidecar through `routes`.
@@ -24,6 +25,8 @@ export interface HttpListenerOptions {
   routes?: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>
   /** Called before each request; return false to refuse it (auth). */
   authorize?: (req: http.IncomingMessage) => boolean
+  /** What `GET /healthz` reports (503 unless `status` is `ok`). @default always ok */
+  health?: () => { status: string }
 }
 
 export interface HttpListener {
@@ -82,7 +85,7 @@ export async function startHttpListener (o: HttpListenerOptions): Promise<HttpLi
   const maxSamples = o.maxSamplesPerRequest ?? 100_000
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0]
-    if (req.method === 'GET' && url === '/healthz') { send(res, 200, { status: 'ok' }); return }
+    if (req.method === 'GET' && url === '/healthz') { const h = o.health?.(); send(res, h === undefined || h.status === 'ok' ? 200 : 503, h === undefined || h.status === 'ok' ? { status: 'ok' } : h); return }
     if (o.authorize !== undefined && !o.authorize(req)) { send(res, 401, { error: 'missing or wrong bearer token: send "authorization: Bearer <token>"' }); return }
     if (req.method === 'GET' && o.routes?.[url] !== undefined) { o.routes[url](req, res); return }
     if (url !== '/v1/samples') { send(res, 404, { error: `no route ${req.method ?? ''} ${url}: POST /v1/samples, GET /healthz` }); return }

@@ -19,7 +19,7 @@ import { stdoutLogSink } from './sinks/stdout.js'
 export const kLogSettings: Setting[] = [
   { flag: 'log-sink', env: 'MINUTELY_LOG_SINK', type: 'string', default: 'auto', help: 'where the model servers\' stdout/stderr lines go: cloudwatch | file | stdout | off | auto (cloudwatch when --sink is cloudwatch, else stdout)' },
   { flag: 'log-file', env: 'MINUTELY_LOG_FILE', type: 'string', help: 'the file of --log-sink file (JSON lines: logGroup, logStream, timestamp, message)' },
-  { flag: 'logs-endpoint', env: 'MINUTELY_LOGS_ENDPOINT', type: 'string', help: 'CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, else AWS)' },
+  { flag: 'logs-endpoint', env: 'MINUTELY_LOGS_ENDPOINT', type: 'string', help: 'CloudWatch Logs endpoint URL (default: the AWS SDK\'s chain: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, endpoint_url in the profile; else AWS)' },
   { flag: 'log-group', env: 'MINUTELY_LOG_GROUP', type: 'string', help: 'log group (default /aws/sagemaker/Endpoints/<endpoint-name>)' },
   { flag: 'log-flush-ms', env: 'MINUTELY_LOG_FLUSH_MS', type: 'integer', default: 1000, help: 'longest time a log line waits before it is sent' },
   { flag: 'log-max-line-bytes', env: 'MINUTELY_LOG_MAX_LINE_BYTES', type: 'integer', default: kMaxEventMessageBytes, help: 'longer lines are split into several events (at most 262118: 256 KB less the 26-byte event overhead)' },
@@ -120,6 +120,7 @@ export function startContainerLogs (s: Settings, containers: readonly ContainerP
       maxQueuedBytes: s.logMaxQueuedBytes as number,
       maxEventMessageBytes: s.logMaxLineBytes as number,
       onWarning: (m) => { log(`logs: ${m}`) },
+      onError: (m) => { log(`error: logs: ${m}`) },
     })
   const processes = specs.map(c => {
     const stream = endpointLogStream(id.variantName.value, id.instanceId.value, c.name)
