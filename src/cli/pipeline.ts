@@ -45,6 +45,11 @@
  *   `--stop-timeout-ms`), then delivers their last log lines and seals and publishes every
  *   metric within `--close-timeout-ms`; exit 0, or 1 when something could not be delivered.
  *   A second signal exits at once.
+ * - **A model server that ends** (exits, is killed, or cannot be started) ends the proxy, as
+ *   a container entrypoint would: it is logged at error level, `/ping` answers 503, everything
+ *   is published, and the proxy exits with that server's status (128 + signal when killed,
+ *   127 when the program was not found). `--restart-model-servers` restarts it with backoff
+ *   instead (`/ping` is 503 while it is down).
  * - **Start-up checks.** With a CloudWatch sink (metrics or logs), the region and credentials
  *   are resolved before the proxy listens; when either is missing it exits 2 with a line that
  *   says what to set.
@@ -60,7 +65,7 @@ import { parseArgs } from 'node:util'
 import type { Aggregator, CloseResult } from '../core/aggregator.js'
 import type { Clock } from '../core/clock.js'
 import { ConfigError, type SinkError } from '../errors.js'
-import { startContainerLogs, kLogSettings, checkLogSettings, logSinkFromSettings, type ContainerLogs } from '../logs/settings.js'
+import { startContainerLogs, kLogSettings, checkLogSettings, logSinkFromSettings, modelServerEndLine, type ContainerLogs } from '../logs/settings.js'
 import type { LogShipperStats } from '../logs/shipper.js'
 import type { LogSink } from '../logs/sink.js'
 import { createInvocationMetrics, type InvocationMetrics } from '../sagemaker/invocations.js'
@@ -554,6 +559,8 @@ export async function runPipelineCli (argv: readonly string[], log: (line: strin
   let p: Pipeline | undefined
   let stopping: string | undefined
   let closing = false
+  /** The status to exit with when a model server ended (its own), instead of 0/1. */
+  let status: number | undefined
   const stop = (signal: string): void => {
     if (closing) { log(`${signal} again: exiting without waiting`); process.exit(130) }
     stopping = signal
@@ -568,8 +575,9 @@ export async function runPipelineCli (argv: readonly string[], log: (line: strin
         (ls !== undefined ? `; ${ls.eventsSent} log events sent in ${ls.requestsSent} requests` : '') +
         (r.metrics.datumsPending > 0 ? `; ${r.metrics.datumsPending} datums could NOT be published` : '') +
         (r.logs.eventsUnsent > 0 ? `; ${r.logs.eventsUnsent} log events could NOT be delivered` : ''))
-      process.exit(r.metrics.datumsPending > 0 || r.logs.eventsUnsent > 0 ? 1 : 0)
-    }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(1) })
+      const lost = r.metrics.datumsPending > 0 || r.logs.eventsUnsent > 0
+      process.exit(status !== undefined && status !== 0 ? status : lost ? 1 : 0)
+    }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(status !== undefined && status !== 0 ? status : 1) })
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
   process.on('SIGINT', () => { stop('SIGINT') })
@@ -577,4 +585,11 @@ export async function runPipelineCli (argv: readonly string[], log: (line: strin
   log(`minutely pipeline: listening on ${p.url} (POST /invocations, GET /ping) · ${p.containers.map(c => `${c.name}=${c.url}`).join(' → ')} · ` +
     `endpoint ${p.metrics.dimensions.EndpointName}/${p.metrics.dimensions.VariantName} · sink ${String(settings.sink)} · namespace ${p.metrics.namespace}`)
   if (stopping !== undefined) stop(stopping)
+  // Like a container entrypoint: a model server that ends for good ends the proxy, with its status.
+  void p.logs?.ended.then(e => {
+    if (closing) return
+    status = e.exitCode
+    log(modelServerEndLine(e))
+    stop(`model server ${e.name} ended`)
+  })
 }
