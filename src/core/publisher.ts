@@ -251,7 +251,7 @@ export class Publisher {
     s.requestsFailed++
     const se = err instanceof SinkError ? err : new SinkError(`sink ${this.#o.sink.name} failed: ${(err as Error)?.message ?? String(err)}`, { retryable: true, datums: p.batch.datums.length, cause: err })
     s.lastError = se.message
-    if (se.retryable) {
+    if (se.retryable || se.permanent) {
       if (se.throttled) {
         s.requestsThrottled++
         this.#concurrency = Math.max(1, this.#concurrency >> 1)   // multiplicative decrease
