@@ -40,11 +40,19 @@ export class SinkError extends MetricsError {
   readonly retryable: boolean
   /** The service asked us to slow down (HTTP 429, `Throttling`). */
   readonly throttled: boolean
+  /**
+   * Every request will fail like this until a person changes something: access denied,
+   * unknown or expired credentials, no region, an endpoint whose host does not exist. The
+   * data is kept (it is `retryable`) and retried at the backoff ceiling, not the transient
+   * cadence, and the publisher reports itself blocked until a request succeeds.
+   */
+  readonly permanent: boolean
   readonly datums: number
-  constructor (message: string, opts: { retryable: boolean, throttled?: boolean, datums?: number, cause?: unknown }) {
+  constructor (message: string, opts: { retryable: boolean, throttled?: boolean, permanent?: boolean, datums?: number, cause?: unknown }) {
     super(message, 'METRICS_ERR_SINK', { cause: opts.cause })
     this.retryable = opts.retryable
     this.throttled = opts.throttled ?? false
+    this.permanent = opts.permanent ?? false
     this.datums = opts.datums ?? 0
   }
 }

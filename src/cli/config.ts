@@ -27,9 +27,9 @@ export interface Setting {
 export const kSettings: Setting[] = [
   { flag: 'sink', env: 'MINUTELY_SINK', type: 'string', default: 'cloudwatch', help: 'where sealed minutes go: cloudwatch | emf | memory' },
   { flag: 'namespace', env: 'MINUTELY_NAMESPACE', type: 'string', default: 'Minutely', help: 'CloudWatch namespace (must not start with AWS/)' },
-  { flag: 'region', env: 'MINUTELY_REGION', type: 'string', help: 'AWS region (default: the SDK chain, AWS_REGION)' },
-  { flag: 'cloudwatch-endpoint', env: 'MINUTELY_CLOUDWATCH_ENDPOINT', type: 'string', help: 'CloudWatch endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH, else AWS)' },
-  { flag: 'no-compression', env: 'MINUTELY_NO_COMPRESSION', type: 'boolean', default: false, help: 'do not gzip PutMetricData bodies' },
+  { flag: 'region', env: 'MINUTELY_REGION', type: 'string', help: 'AWS region (default: the AWS SDK\'s chain: AWS_REGION, region in the profile)' },
+  { flag: 'cloudwatch-endpoint', env: 'MINUTELY_CLOUDWATCH_ENDPOINT', type: 'string', help: 'CloudWatch endpoint URL (default: the AWS SDK\'s chain: AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, endpoint_url in the profile; else AWS)' },
+  { flag: 'no-compression', env: 'MINUTELY_NO_COMPRESSION', type: 'boolean', help: 'do not gzip PutMetricData bodies (default: the AWS SDK\'s chain: AWS_DISABLE_REQUEST_COMPRESSION, disable_request_compression in the profile; else gzip)' },
   { flag: 'http-port', env: 'MINUTELY_HTTP_PORT', type: 'integer', min: 0, max: 65535, default: 8126, help: 'HTTP ingest port (0: any free port)' },
   { flag: 'bind', env: 'MINUTELY_BIND', type: 'string', default: '127.0.0.1', help: 'address the listeners bind' },
   { flag: 'max-dimensions', env: 'MINUTELY_MAX_DIMENSIONS', type: 'integer', min: 0, max: 30, default: 10, help: 'most dimensions a series may have (≤ 30)' },

@@ -14,6 +14,7 @@ import { kPipelineSettings, runPipelineCli, splitCommandGroups } from './pipelin
 import { createLogger, logProcessWarnings, type LogFormat, type LogLevel } from '../log.js'
 import { kIdentityEnv } from '../sagemaker/env.js'
 import { kVersion } from '../status/version.js'
+import { modelServerEndLine } from '../logs/settings.js'
 
 const kUsage = `usage: minutely <command> [options]
 
@@ -47,14 +48,15 @@ function fail (message: string, code = 2): never {
 /**
  * Seals and publishes on SIGTERM/SIGINT, then exits; a second signal exits at once. Installed
  * before start-up: a signal that arrives while the sidecar starts is honoured once it is up
- * (`started`), instead of killing it half-started.
+ * (`started`), instead of killing it half-started. A model server that ends for good does the
+ * same, and the process then exits with that server's status (as a container entrypoint).
  */
 function onShutdown (log: (s: string) => void): { started: (sidecar: Sidecar, after?: () => void) => void } {
   let sidecar: Sidecar | undefined
   let after: (() => void) | undefined
   let pending: string | undefined
   let stopping = false
-  const stop = (signal: string): void => {
+  const stop = (signal: string, status?: number): void => {
     if (stopping) { log(`${signal} again: exiting without waiting`); process.exit(130) }
     if (sidecar === undefined) { pending = signal; return } // still starting: stopped as soon as it is up
     stopping = true
@@ -67,8 +69,8 @@ function onShutdown (log: (s: string) => void): { started: (sidecar: Sidecar, af
       const lost = r.datumsPending > 0 && r.spooledBatches < r.unsent.length
       log(`closed: ${st.samplesAccepted} samples accepted, ${st.samplesRejected} rejected, ${st.datumsPublished} datums published in ${st.requestsSucceeded} requests` +
         (r.datumsPending > 0 ? (lost ? `; ${r.datumsPending} datums could NOT be published within --close-timeout-ms (${String(sc.settings.closeTimeoutMs)} ms)${sc.settings.spoolDir === undefined ? ': raise it, or pass --spool-dir to keep them for the next start' : ''}` : `; ${r.datumsPending} datums kept in the spool for the next start`) : ''))
-      process.exit(lost ? 1 : 0)
-    }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(1) })
+      process.exit(status !== undefined && status !== 0 ? status : lost ? 1 : 0)
+    }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(status !== undefined && status !== 0 ? status : 1) })
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
   process.on('SIGINT', () => { stop('SIGINT') })
@@ -77,6 +79,11 @@ function onShutdown (log: (s: string) => void): { started: (sidecar: Sidecar, af
       sidecar = sc
       after = then
       if (pending !== undefined) stop(pending)
+      void sc.logs?.ended.then(e => {
+        if (stopping) return
+        log(modelServerEndLine(e))
+        stop(`model server ${e.name} ended`, e.exitCode)
+      })
     },
   }
 }

@@ -45,6 +45,14 @@
  *   `--stop-timeout-ms`), then delivers their last log lines and seals and publishes every
  *   metric within `--close-timeout-ms`; exit 0, or 1 when something could not be delivered.
  *   A second signal exits at once.
+ * - **A model server that ends** (exits, is killed, or cannot be started) ends the proxy, as
+ *   a container entrypoint would: it is logged at error level, `/ping` answers 503, everything
+ *   is published, and the proxy exits with that server's status (128 + signal when killed,
+ *   127 when the program was not found). `--restart-model-servers` restarts it with backoff
+ *   instead (`/ping` is 503 while it is down).
+ * - **Start-up checks.** With a CloudWatch sink (metrics or logs), the region and credentials
+ *   are resolved before the proxy listens; when either is missing it exits 2 with a line that
+ *   says what to set.
  *
  * Commands after `--` (one group per container, in order, groups separated by `--`) are run
  * and their stdout/stderr shipped to CloudWatch Logs; see `src/logs/`. An empty group
@@ -55,8 +63,8 @@ import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Aggregator, CloseResult } from '../core/aggregator.js'
 import type { Clock } from '../core/clock.js'
-import { ConfigError } from '../errors.js'
-import { startContainerLogs, kLogSettings, checkLogSettings, type ContainerLogs } from '../logs/settings.js'
+import { ConfigError, type SinkError } from '../errors.js'
+import { startContainerLogs, kLogSettings, checkLogSettings, logSinkFromSettings, modelServerEndLine, type ContainerLogs } from '../logs/settings.js'
 import type { LogShipperStats } from '../logs/shipper.js'
 import type { LogSink } from '../logs/sink.js'
 import { createInvocationMetrics, type InvocationMetrics } from '../sagemaker/invocations.js'
@@ -67,7 +75,7 @@ import type { MetricSink } from '../sinks/sink.js'
 import { helpText, kSettings, parseCommandLine, resolveSettings, unknownVariables, type Setting, type Settings } from './config.js'
 import { kVersion } from '../status/version.js'
 import { kInstanceSettings, startInstanceMetricsFromSettings } from './instance-settings.js'
-import { aggregatorFromSettings, sinkFromSettings } from './sidecar.js'
+import { aggregatorFromSettings, checkSinks, publishErrorLine, sinkFromSettings } from './sidecar.js'
 
 /** The sidecar settings the pipeline shares: where metrics go and how the engine aggregates. */
 export const kSharedSinkFlags = [
@@ -227,11 +235,15 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
   if (!(timeoutMs >= 1)) throw invalid(`--container-timeout-ms must be at least 1; got ${String(timeoutMs)}`)
   if (!(pingTimeoutMs >= 1)) throw invalid(`--ping-timeout-ms must be at least 1; got ${String(pingTimeoutMs)}`)
   if (!((s.instanceCount as number) >= 1)) throw invalid(`--instance-count must be at least 1; got ${String(s.instanceCount)}`)
-  if (containers.some(c => c.command !== undefined)) checkLogSettings(s)
+  const runs = containers.some(c => c.command !== undefined)
+  if (runs) checkLogSettings(s)
 
   const sink = deps.sink ?? sinkFromSettings(s)
+  const logSink = runs ? deps.logSink ?? logSinkFromSettings(s) : undefined
+  // Region and credentials are resolved before the proxy listens: a mistake ends start-up (exit 2).
+  await checkSinks([sink, logSink], kPipelineSettings, log, deps.env)
   const aggregator = aggregatorFromSettings(s, sink, deps.clock, log, kPipelineSettings)
-  aggregator.on('error', (e: Error) => { log(`publish: ${e.message}`) })
+  aggregator.on('error', (e: SinkError) => { log(publishErrorLine(e)) })
 
   let metrics: InvocationMetrics
   let instance: InstanceMetrics | undefined
@@ -255,7 +267,7 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
       throw err
     }
     instance = startInstanceMetricsFromSettings(s, aggregator, log)
-    logs = startContainerLogs(s, containers.map(c => ({ name: c.name, command: c.command })), { logSink: deps.logSink, log, env: deps.env })
+    logs = startContainerLogs(s, containers.map(c => ({ name: c.name, command: c.command })), { logSink, log, env: deps.env })
   } catch (err) {
     instance?.stop()
     await aggregator.close()
@@ -550,6 +562,8 @@ export async function runPipelineCli (argv: readonly string[], log: (line: strin
   let p: Pipeline | undefined
   let stopping: string | undefined
   let closing = false
+  /** The status to exit with when a model server ended (its own), instead of 0/1. */
+  let status: number | undefined
   const stop = (signal: string): void => {
     if (closing) { log(`${signal} again: exiting without waiting`); process.exit(130) }
     stopping = signal
@@ -564,8 +578,9 @@ export async function runPipelineCli (argv: readonly string[], log: (line: strin
         (ls !== undefined ? `; ${ls.eventsSent} log events sent in ${ls.requestsSent} requests` : '') +
         (r.metrics.datumsPending > 0 ? `; ${r.metrics.datumsPending} datums could NOT be published within --close-timeout-ms (${String(settings.closeTimeoutMs)} ms)` : '') +
         (r.logs.eventsUnsent > 0 ? `; ${r.logs.eventsUnsent} log events could NOT be delivered` : ''))
-      process.exit(r.metrics.datumsPending > 0 || r.logs.eventsUnsent > 0 ? 1 : 0)
-    }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(1) })
+      const lost = r.metrics.datumsPending > 0 || r.logs.eventsUnsent > 0
+      process.exit(status !== undefined && status !== 0 ? status : lost ? 1 : 0)
+    }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(status !== undefined && status !== 0 ? status : 1) })
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
   process.on('SIGINT', () => { stop('SIGINT') })
@@ -573,4 +588,11 @@ export async function runPipelineCli (argv: readonly string[], log: (line: strin
   log(`minutely pipeline: listening on ${p.url} (POST /invocations, GET /ping) · ${p.containers.map(c => `${c.name}=${c.url}`).join(' → ')} · ` +
     `endpoint ${p.metrics.dimensions.EndpointName}/${p.metrics.dimensions.VariantName} · sink ${String(settings.sink)} · namespace ${p.metrics.namespace}`)
   if (stopping !== undefined) stop(stopping)
+  // Like a container entrypoint: a model server that ends for good ends the proxy, with its status.
+  void p.logs?.ended.then(e => {
+    if (closing) return
+    status = e.exitCode
+    log(modelServerEndLine(e))
+    stop(`model server ${e.name} ended`)
+  })
 }

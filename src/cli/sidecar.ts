@@ -23,12 +23,17 @@ import { statusRoutes } from '../status/routes.js'
 import { startSelfMetrics, type SelfMetrics } from '../status/self-metrics.js'
 import { kInstanceSettings, startInstanceMetricsFromSettings } from './instance-settings.js'
 import type { InstanceMetrics } from '../sagemaker/collectors/instance.js'
-import { kLogSettings, startContainerLogs, type ContainerLogs } from '../logs/settings.js'
+import { kLogSettings, logSinkFromSettings, startContainerLogs, type ContainerLogs } from '../logs/settings.js'
+import type { LogSink } from '../logs/sink.js'
 import { resolveContainerNames } from '../sagemaker/presets.js'
+import { healthOf, type Health } from '../status/health.js'
+import type { SinkError } from '../errors.js'
 
 export interface SidecarDeps {
   /** Overrides the sink chosen by `--sink`. */
   sink?: MetricSink
+  /** Overrides the log sink chosen by `--log-sink` (for the model servers' lines). */
+  logSink?: LogSink
   clock?: Clock
   /** Where the sidecar writes what it does (one line each). @default stderr */
   log?: (line: string) => void
@@ -55,6 +60,8 @@ export interface Sidecar {
   /** The model server processes it runs, if any. */
   readonly logs: ContainerLogs | undefined
   readonly settings: Settings
+  /** What `/healthz` answers now: ok, or what needs a person (publishing blocked, a model server down). */
+  health (): Health
   /**
    * Stops the listeners, lets the workers finish what was received, then seals and publishes
    * everything within the close timeout.
@@ -141,14 +148,17 @@ export function defaultIngestThreads (cores: number): number {
   return Math.max(1, Math.min(4, cores - 1))
 }
 
-/** Builds the sink named by `--sink`. */
+/**
+ * Builds the sink named by `--sink`. Only the flags given reach the AWS SDK (`--region`,
+ * `--cloudwatch-endpoint`, `--no-compression`); the SDK's chain decides the rest.
+ */
 export function sinkFromSettings (s: Settings): MetricSink {
   switch (s.sink) {
     case 'cloudwatch':
       return cloudWatchSink({
-        region: s.region as string | undefined,
-        endpoint: s.cloudwatchEndpoint as string | undefined,
-        disableRequestCompression: s.noCompression === true,
+        ...(typeof s.region === 'string' && s.region !== '' ? { region: s.region } : {}),
+        ...(typeof s.cloudwatchEndpoint === 'string' && s.cloudwatchEndpoint !== '' ? { endpoint: s.cloudwatchEndpoint } : {}),
+        ...(typeof s.noCompression === 'boolean' ? { disableRequestCompression: s.noCompression } : {}),
       })
     case 'emf': return emfSink()
     case 'memory': return inMemorySink({ maxBatches: 1000 })
@@ -158,15 +168,45 @@ export function sinkFromSettings (s: Settings): MetricSink {
 
 const kLoopback = new Set(['127.0.0.1', '::1', 'localhost'])
 
+/**
+ * Before the sidecar or the pipeline reports ready: each sink that needs it resolves what it
+ * cannot send without (CloudWatch: region and credentials), so that a mistake ends start-up
+ * with a ConfigError (exit 2) that says what to set, instead of failing every publish. Also
+ * says, once, which AWS settings minutely overrides on purpose.
+ */
+export async function checkSinks (sinks: ReadonlyArray<MetricSink | LogSink | undefined>, table: Setting[], log: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const aws = sinks.filter((x): x is MetricSink | LogSink => x?.check !== undefined)
+  try {
+    await Promise.all(aws.map(async x => await x.check!()))
+  } catch (err) {
+    throw flagError(err, table)
+  }
+  if (aws.length > 0 && ((env.AWS_MAX_ATTEMPTS ?? '') !== '' || (env.AWS_RETRY_MODE ?? '') !== '')) {
+    log('warning: AWS_MAX_ATTEMPTS and AWS_RETRY_MODE are not used: the AWS SDK makes one attempt per request, and minutely retries failed requests itself (with backoff, in order, counted)')
+  }
+}
+
+/** The sidecar's and the pipeline's line for a failed publish: at error level when only a person can fix it. */
+export function publishErrorLine (e: SinkError): string {
+  return e.permanent === true ? `error: publish: ${e.message}` : `publish: ${e.message}`
+}
+
 /** Starts the engine and the HTTP listener. */
 export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promise<Sidecar> {
   const log = deps.log ?? ((line: string) => { process.stderr.write(line + '\n') })
   const token = authToken(s)
   const clock = deps.clock ?? systemClock
+  const commands = deps.commands ?? []
+  const metricSink = deps.sink ?? sinkFromSettings(s)
+  const logSink = commands.length > 0 ? deps.logSink ?? logSinkFromSettings(s) : undefined
+  // Region and credentials are resolved now: a mistake is said at start-up, not at each publish.
+  await checkSinks([metricSink, logSink], kSidecarSettings, log)
   // Every request is timed for the status page and /metrics (publish latency, last failure).
-  const sink = timedSink(deps.sink ?? sinkFromSettings(s), () => clock.now())
+  const sink = timedSink(metricSink, () => clock.now())
   const aggregator = aggregatorFromSettings(s, sink, deps.clock, log, kSidecarSettings)
-  aggregator.on('error', (e: Error) => { log(`publish: ${e.message}`) })
+  aggregator.on('error', (e: SinkError) => { log(publishErrorLine(e)) })
+  let logs: ContainerLogs | undefined
+  const health = (): Health => healthOf({ aggregator, logs: () => logs })
   const host = s.bind as string
   const hostUrl = host.includes(':') ? `[${host}]` : host
   if (!kLoopback.has(host)) log(`warning: listeners bind ${host}, not loopback: anything that can reach this address can send samples${token === undefined ? ' (no --auth-token set)' : ''}`)
@@ -177,7 +217,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   let emf: EmfListener | undefined
   const routes = s.noStatusPage === true
     ? undefined
-    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf }), info: { endpoints, namespace: s.namespace as string, sink: String(s.sink) } })
+    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf }), info: { endpoints, namespace: s.namespace as string, sink: String(s.sink) }, health })
   let http: HttpListener
   try {
     http = await startHttpListener({
@@ -188,6 +228,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
       routes,
       authorize: token !== undefined ? bearerCheck(token) : undefined,
       renameOptions: (m) => flagText(m, kSidecarSettings),
+      health,
     })
   } catch (err) {
     await aggregator.close()
@@ -234,17 +275,15 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   }
   // Instance metrics, the model servers it runs (and their logs), its own metrics.
   let instance: InstanceMetrics | undefined
-  let logs: ContainerLogs | undefined
   let self: SelfMetrics | undefined
   try {
     instance = startInstanceMetricsFromSettings(s, aggregator, log)
-    const commands = deps.commands ?? []
     if (commands.length > 0) {
       const given = (s.containerName as string[] | undefined) ?? []
       if (given.length > commands.length) throw new ConfigError(`--container-name was given ${given.length} times for ${commands.length} commands after --`, 'METRICS_ERR_INVALID_OPTION')
       // One unnamed server: stream [variant]/[instance-id]; several: container-1, container-2…
       const names = commands.length === 1 && given.length === 0 ? [undefined] : resolveContainerNames(commands.map((_, i) => given[i]))
-      logs = startContainerLogs(s, commands.map((command, i) => ({ name: names[i], command })), { log })
+      logs = startContainerLogs(s, commands.map((command, i) => ({ name: names[i], command })), { log, logSink })
     }
     if (s.selfMetrics === true) {
       const ns = typeof s.selfMetricsNamespace === 'string' && s.selfMetricsNamespace !== '' ? s.selfMetricsNamespace : undefined
@@ -268,6 +307,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
     endpoints,
     logs,
     settings: s,
+    health,
     close () {
       closing ??= (async () => {
         // The model servers first (their last lines are shipped), and the collectors; then the

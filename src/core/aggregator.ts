@@ -843,7 +843,7 @@ export class Aggregator extends EventEmitter {
     if (this.listenerCount('error') > 0) {
       try { this.emit('error', e) } catch { /* never let a listener crash the publisher */ }
     } else {
-      this.#warner.warn('sink:' + (e.retryable ? 'retry' : 'fail'), e.code, e.message)
+      this.#warner.warn('sink:' + (e.permanent ? 'blocked' : e.retryable ? 'retry' : 'fail'), e.code, e.message)
     }
   }
 

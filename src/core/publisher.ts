@@ -29,6 +29,13 @@ export interface PublishStats {
   concurrency: number
   lastPublishAt: number
   lastError: string | null
+  /**
+   * Set while publishing is blocked by a permanent failure (`SinkError.permanent`): its
+   * message. Cleared by the next request that succeeds.
+   */
+  blockedBy: string | null
+  /** When the blocking failure first happened (clock ms), 0 when not blocked. */
+  blockedSince: number
 }
 
 export interface PublisherOptions {
@@ -67,7 +74,7 @@ export class Publisher {
     this.stats = {
       datumsPublished: 0, requestsSent: 0, requestsSucceeded: 0, requestsFailed: 0, requestsThrottled: 0,
       requestsRetried: 0, datumsFailed: 0, datumsDropped: 0, datumsQueued: 0, bytesQueued: 0,
-      inFlightRequests: 0, concurrency: o.maxConcurrentRequests, lastPublishAt: 0, lastError: null,
+      inFlightRequests: 0, concurrency: o.maxConcurrentRequests, lastPublishAt: 0, lastError: null, blockedBy: null, blockedSince: 0,
     }
   }
 
@@ -223,6 +230,8 @@ export class Publisher {
       s.requestsSucceeded++
       s.datumsPublished += p.batch.datums.length
       s.lastPublishAt = this.#o.clock.now()
+      s.blockedBy = null
+      s.blockedSince = 0
       this.#unqueue(p.batch)
       if (p.spoolId >= 0) this.#o.spool?.remove(p.spoolId)
       // Additive increase after a throttle-induced cut.
@@ -242,13 +251,22 @@ export class Publisher {
     s.requestsFailed++
     const se = err instanceof SinkError ? err : new SinkError(`sink ${this.#o.sink.name} failed: ${(err as Error)?.message ?? String(err)}`, { retryable: true, datums: p.batch.datums.length, cause: err })
     s.lastError = se.message
-    if (se.retryable) {
+    if (se.retryable || se.permanent) {
       if (se.throttled) {
         s.requestsThrottled++
         this.#concurrency = Math.max(1, this.#concurrency >> 1)   // multiplicative decrease
       }
-      const cap = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(20, p.attempts - 1))
-      p.notBefore = this.#o.clock.now() + Math.floor(cap / 2 + this.#o.random() * cap / 2)
+      const now = this.#o.clock.now()
+      if (se.permanent) {
+        // Every request would fail the same way until someone fixes the setting: one try per
+        // ceiling period, not the transient cadence; the data stays queued (or spooled).
+        if (s.blockedBy === null) s.blockedSince = now
+        s.blockedBy = se.message
+        p.notBefore = now + this.#o.retryMaxMs
+      } else {
+        const cap = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(20, p.attempts - 1))
+        p.notBefore = now + Math.floor(cap / 2 + this.#o.random() * cap / 2)
+      }
       this.#queue.unshift(p)   // keep order: retries go before newer data
       this.#o.onError(se)
       return
@@ -294,8 +312,9 @@ export class Publisher {
       this.kick(true)
       // Each answer starts the next queued batch: wait until nothing is in flight at all.
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
-      // Stop when only batches that failed in this flush remain (they wait for their backoff).
-      if (this.#queue.every(p => p.notBefore > this.#o.clock.now())) break
+      // Stop when only batches that failed in this flush remain (they wait for their backoff),
+      // or when a permanent failure blocks everything (one try is enough to know).
+      if (this.stats.blockedBy !== null || this.#queue.every(p => p.notBefore > this.#o.clock.now())) break
     }
   }
 

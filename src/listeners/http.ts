@@ -2,7 +2,8 @@
  * HTTP JSON ingest: `POST /v1/samples` with `{"samples":[{metric, value, unit?, dimensions?,
  * timestamp? (epoch ms), count?, namespace?}]}` answers `{"accepted":N,"rejected":[{index,
  * reason, message}]}`, each message naming the sample and its field (`samples[3].metric is
- * required`). `GET /healthz` answers 200 while the sidecar runs.
+ * required`). `GET /healthz` answers 200 `{"status":"ok"}` while the sidecar runs and
+ * `health` finds nothing wrong, else 503 with `{"status":"unhealthy","problems":[...]}`.
  *
  * Bodies may be sent with `content-encoding: gzip` or `deflate`; other codings get 415. Slow
  * clients are bounded by header and request timeouts; bodies by `maxBodyBytes` (413), which
@@ -35,6 +36,8 @@ export interface HttpListenerOptions {
    * listener's users set (the sidecar: `--max-dimensions`). @default unchanged
    */
   renameOptions?: (message: string) => string
+  /** What `GET /healthz` reports (503 unless `status` is `ok`). @default always ok */
+  health?: () => { status: string }
 }
 
 export interface HttpListener {
@@ -254,7 +257,7 @@ export async function startHttpListener (o: HttpListenerOptions): Promise<HttpLi
   const maxSamples = o.maxSamplesPerRequest ?? 100_000
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0]
-    if (req.method === 'GET' && url === '/healthz') { send(res, 200, { status: 'ok' }); return }
+    if (req.method === 'GET' && url === '/healthz') { const h = o.health?.(); send(res, h === undefined || h.status === 'ok' ? 200 : 503, h === undefined || h.status === 'ok' ? { status: 'ok' } : h); return }
     if (o.authorize !== undefined && !o.authorize(req)) { send(res, 401, { error: 'missing or wrong bearer token: send "authorization: Bearer <token>"' }); return }
     if (req.method === 'GET' && o.routes?.[url] !== undefined) { o.routes[url](req, res); return }
     if (url !== '/v1/samples') { send(res, 404, { error: `no route ${req.method ?? ''} ${url}: POST /v1/samples, GET /healthz` }); return }

@@ -10,23 +10,64 @@
  * - **Process group.** Each child is started in its own process group and signals go to the
  *   whole group, so a `sh -c '…'` wrapper and what it starts stop together. Ctrl-C in a
  *   terminal therefore reaches the proxy only, which stops the children in order.
- * - **Restart policy: `never` by default.** A model server that exits leaves its container
- *   unhealthy: the proxy's `/ping` answers 503, and the platform that runs the proxy (ECS,
- *   Kubernetes, systemd, SageMaker itself) replaces the whole unit, which is where restarts
- *   belong and where they are visible. Restarting inside would hide crash loops behind a
- *   healthy-looking process. `on-failure` (exit code ≠ 0, or a signal we did not send) and
- *   `always` exist for running without such a platform; they back off exponentially
- *   (1 s doubling to 30 s, reset after a minute of uptime).
+ * - **Restart policy: `never` by default**, like a container entrypoint: a model server that
+ *   ends (or cannot be started) is logged at error level and reported through `onExit` with
+ *   `restarting: false`; the sidecar and the pipeline then publish everything and exit with
+ *   {@link exitCodeOf} its ending, so that the platform that runs them (ECS, Kubernetes,
+ *   systemd, SageMaker itself) replaces the whole unit, which is where restarts belong and
+ *   where they are visible. Restarting inside would hide crash loops behind a healthy-looking
+ *   process. `on-failure` (exit code ≠ 0, or a signal we did not send) and `always` exist for
+ *   running without such a platform; they back off exponentially (1 s doubling to 30 s,
+ *   reset after a minute of uptime).
  * - **Stopping:** SIGTERM to the group, then SIGKILL after `timeoutMs`; `stop()` resolves once
  *   the pipes are drained, so every line the child wrote has been handed over.
  * - If the proxy itself exits, every child still running is sent SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { constants } from 'node:os'
 import { LineSplitter } from './lines.js'
 
 /** When a child that exited is started again. */
 export type RestartPolicy = 'never' | 'on-failure' | 'always'
 export const kRestartPolicies: readonly RestartPolicy[] = ['never', 'on-failure', 'always']
+
+/** How a child ended: its exit code, or the signal that killed it, or why it could not be started (an errno code). */
+export interface ProcessExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** Set when the program could not be started: `ENOENT`, `EACCES`… */
+  error?: string
+}
+
+/** What {@link ManagedProcessOptions.onExit} learns besides the code and signal. */
+export interface ExitInfo {
+  /** A new child will be started (after a backoff) under the restart policy. */
+  restarting: boolean
+  /** The child ended because `stop()` was called. */
+  stopped: boolean
+  /** The exit code a shell would report for this ending ({@link exitCodeOf}). */
+  exitCode: number
+  /** The program could not be started (`ENOENT`, `EACCES`…). */
+  error?: string
+}
+
+/**
+ * The exit code a shell (and a container runtime) reports for how a child ended: its own
+ * code; 128 + the signal's number when a signal killed it; 127 when the program was not
+ * found and 126 when it could not be run.
+ */
+export function exitCodeOf (x: ProcessExit): number {
+  if (x.error !== undefined) return x.error === 'ENOENT' ? 127 : 126
+  if (x.signal !== null) return 128 + (constants.signals[x.signal] ?? 0)
+  return x.code ?? 1
+}
+
+/** How a child ended, in words: `exited with code 3`, `was killed by SIGKILL`, `could not be started (ENOENT)`. */
+export function describeExit (x: ProcessExit): string {
+  if (x.error !== undefined) return `could not be started (${x.error})`
+  if (x.signal !== null) return `was killed by ${x.signal}`
+  return `exited with code ${String(x.code)}`
+}
 
 /** Options of {@link startProcess}. */
 export interface ManagedProcessOptions {
@@ -52,8 +93,8 @@ export interface ManagedProcessOptions {
   restartMaxMs?: number
   /** Where the runner says what it does. @default stderr */
   log?: (line: string) => void
-  /** Called each time the child exits. */
-  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void
+  /** Called each time the child exits (or could not be started). */
+  onExit?: (code: number | null, signal: NodeJS.Signals | null, info: ExitInfo) => void
 }
 
 /** A child process under management. */
@@ -66,14 +107,20 @@ export interface ManagedProcess {
   /** How many times it was restarted. */
   readonly restarts: number
   /** How the last child ended. */
-  readonly lastExit: { code: number | null, signal: NodeJS.Signals | null } | undefined
+  readonly lastExit: ProcessExit | undefined
+  /** True once `stop()` was called: the child is not expected to run any more. */
+  readonly stopped: boolean
+  /** When the next child is due to start (epoch ms) while a restart waits out its backoff. */
+  readonly restartAt: number | undefined
+  /** When the last child ended (epoch ms), until a new one runs. */
+  readonly downSince: number | undefined
   /** Settles once the first child has been spawned (or failed to). */
   readonly started: Promise<void>
   /**
    * Resolves once the current child has exited and its output has been handed over (at once
    * when none runs). With a restart policy, a new child may start afterwards.
    */
-  exited (): Promise<{ code: number | null, signal: NodeJS.Signals | null } | undefined>
+  exited (): Promise<ProcessExit | undefined>
   /** Stops it (no restart), SIGKILL after `timeoutMs`; resolves once its output is drained. */
   stop (timeoutMs?: number): Promise<void>
 }
@@ -113,6 +160,8 @@ export function startProcess (options: ManagedProcessOptions): ManagedProcess {
   let failures = 0
   let lastExit: ManagedProcess['lastExit']
   let restartTimer: NodeJS.Timeout | undefined
+  let restartAt: number | undefined
+  let downSince: number | undefined
   /** Resolves when the current child's pipes are closed. */
   let closed: Promise<void> = Promise.resolve()
   let resolveStarted!: () => void
@@ -129,13 +178,15 @@ export function startProcess (options: ManagedProcessOptions): ManagedProcess {
         detached: true,
       })
     } catch (err) {
-      log(`container ${options.name}: cannot start ${options.command}: ${(err as Error).message}`)
-      onEnded(null, null, startedAt, true)
+      const e = err as NodeJS.ErrnoException
+      log(`error: container ${options.name}: cannot start ${options.command}: ${e.message}`)
+      onEnded(null, null, startedAt, e.code ?? 'EINVAL')
       resolveStarted()
       return
     }
     child = c
     running = true
+    downSince = undefined
     kLive.add(c)
     const out = new LineSplitter(l => { options.onLine(l, 'stdout') }, { maxLineBytes: options.maxLineBytes })
     const err = new LineSplitter(l => { options.onLine(l, 'stderr') }, { maxLineBytes: options.maxLineBytes })
@@ -143,7 +194,7 @@ export function startProcess (options: ManagedProcessOptions): ManagedProcess {
     c.stderr!.on('data', (b: Buffer) => { err.push(b) })
     c.stdout!.on('end', () => { out.end() })
     c.stderr!.on('end', () => { err.end() })
-    let spawnFailed = false
+    let spawnError: string | undefined
     closed = new Promise<void>(resolve => {
       c.once('spawn', () => {
         log(`container ${options.name}: started ${options.command} (pid ${String(c.pid)})`)
@@ -151,8 +202,8 @@ export function startProcess (options: ManagedProcessOptions): ManagedProcess {
       })
       c.once('error', (e: NodeJS.ErrnoException) => {
         if (c.pid === undefined || e.code === 'ENOENT' || e.code === 'EACCES') {
-          spawnFailed = true
-          log(`container ${options.name}: cannot start ${options.command}: ${e.message}`)
+          spawnError = e.code ?? 'EINVAL'
+          log(`error: container ${options.name}: cannot start ${options.command}: ${e.message}`)
           resolveStarted()
         }
       })
@@ -161,25 +212,35 @@ export function startProcess (options: ManagedProcessOptions): ManagedProcess {
         err.end()
         kLive.delete(c)
         running = false
-        onEnded(code, signal, startedAt, spawnFailed)
+        onEnded(code, signal, startedAt, spawnError)
         resolve()
       })
     })
   }
 
-  function onEnded (code: number | null, signal: NodeJS.Signals | null, startedAt: number, spawnFailed: boolean): void {
-    lastExit = { code, signal }
-    try { options.onExit?.(code, signal) } catch { /* a listener must not break the runner */ }
+  function onEnded (code: number | null, signal: NodeJS.Signals | null, startedAt: number, spawnError: string | undefined): void {
+    lastExit = spawnError !== undefined ? { code, signal, error: spawnError } : { code, signal }
+    downSince = Date.now()
+    const failed = spawnError !== undefined || code !== 0
+    const restarting = !stopping && policy !== 'never' && (policy === 'always' || failed)
+    try {
+      options.onExit?.(code, signal, { restarting, stopped: stopping, exitCode: exitCodeOf(lastExit), ...(spawnError !== undefined ? { error: spawnError } : {}) })
+    } catch { /* a listener must not break the runner */ }
     if (stopping) return
-    log(`container ${options.name}: ${spawnFailed ? 'could not be started' : `exited (${signal !== null ? `signal ${signal}` : `code ${String(code)}`})`}`)
-    const failed = spawnFailed || code !== 0
-    if (policy === 'never' || (policy === 'on-failure' && !failed)) return
+    // Not asked to stop: whatever the code, the model server is gone, which needs attention.
+    if (!restarting) {
+      log(`error: container ${options.name}: ${describeExit(lastExit)} (exit status ${exitCodeOf(lastExit)}); not restarted (restart policy ${policy})`)
+      return
+    }
+    // A healthy run (a minute up) resets the backoff.
     if (Date.now() - startedAt > 60_000) failures = 0
     const delay = Math.min(maxMs, baseMs * 2 ** Math.min(failures, 20))
     failures++
-    log(`container ${options.name}: restarting in ${delay} ms (restart policy ${policy})`)
+    log(`error: container ${options.name}: ${describeExit(lastExit)} (exit status ${exitCodeOf(lastExit)}); restarting in ${delay} ms (restart policy ${policy})`)
+    restartAt = Date.now() + delay
     restartTimer = setTimeout(() => {
       restartTimer = undefined
+      restartAt = undefined
       if (stopping) return
       restarts++
       launch()
@@ -195,6 +256,9 @@ export function startProcess (options: ManagedProcessOptions): ManagedProcess {
     get running () { return running },
     get restarts () { return restarts },
     get lastExit () { return lastExit },
+    get stopped () { return stopping },
+    get restartAt () { return restartAt },
+    get downSince () { return downSince },
     started,
     async exited () {
       await started
@@ -203,7 +267,7 @@ export function startProcess (options: ManagedProcessOptions): ManagedProcess {
     },
     async stop (timeoutMs = 5000) {
       stopping = true
-      if (restartTimer !== undefined) { clearTimeout(restartTimer); restartTimer = undefined }
+      if (restartTimer !== undefined) { clearTimeout(restartTimer); restartTimer = undefined; restartAt = undefined }
       const c = child
       if (c === undefined || !running) { await closed; return }
       signalGroup(c, 'SIGTERM')

@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js'
 import { resolveIdentity } from '../sagemaker/env.js'
 import { endpointLogGroup, endpointLogStream } from '../sagemaker/presets.js'
 import { kLogGroupNamePattern, kMaxEventMessageBytes } from './limits.js'
-import { kRestartPolicies, startProcess, type ManagedProcess, type RestartPolicy } from './runner.js'
+import { describeExit, kRestartPolicies, startProcess, type ManagedProcess, type RestartPolicy } from './runner.js'
 import { createLogShipper, type LogShipper, type LogShipperStats } from './shipper.js'
 import type { LogSink } from './sink.js'
 import { cloudWatchLogsSink } from './sinks/cloudwatch-logs.js'
@@ -19,12 +19,13 @@ import { stdoutLogSink } from './sinks/stdout.js'
 export const kLogSettings: Setting[] = [
   { flag: 'log-sink', env: 'MINUTELY_LOG_SINK', type: 'string', default: 'auto', help: 'where the model servers\' stdout/stderr lines go: cloudwatch | file | stdout | off | auto (cloudwatch when --sink is cloudwatch, else stdout)' },
   { flag: 'log-file', env: 'MINUTELY_LOG_FILE', type: 'string', help: 'the file of --log-sink file (JSON lines: logGroup, logStream, timestamp, message)' },
-  { flag: 'logs-endpoint', env: 'MINUTELY_LOGS_ENDPOINT', type: 'string', help: 'CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, else AWS)' },
+  { flag: 'logs-endpoint', env: 'MINUTELY_LOGS_ENDPOINT', type: 'string', help: 'CloudWatch Logs endpoint URL (default: the AWS SDK\'s chain: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, endpoint_url in the profile; else AWS)' },
   { flag: 'log-group', env: 'MINUTELY_LOG_GROUP', type: 'string', help: 'log group (default /aws/sagemaker/Endpoints/<endpoint-name>)' },
   { flag: 'log-flush-ms', env: 'MINUTELY_LOG_FLUSH_MS', type: 'integer', default: 1000, help: 'longest time a log line waits before it is sent' },
   { flag: 'log-max-line-bytes', env: 'MINUTELY_LOG_MAX_LINE_BYTES', type: 'integer', default: kMaxEventMessageBytes, help: 'longer lines are split into several events (at most 262118: 256 KB less the 26-byte event overhead)' },
   { flag: 'log-max-queued-bytes', env: 'MINUTELY_LOG_MAX_QUEUED_BYTES', type: 'integer', default: 64 * 1024 * 1024, help: 'memory for log lines waiting to be sent; past it lines are dropped (and the gap is marked)' },
-  { flag: 'restart', env: 'MINUTELY_RESTART', type: 'string', default: 'never', help: 'restart a model server process that exits: never | on-failure | always' },
+  { flag: 'restart-model-servers', env: 'MINUTELY_RESTART_MODEL_SERVERS', type: 'boolean', default: false, help: 'restart a model server that exits or cannot start, with backoff (1 s doubling to 30 s, reset after a minute up), instead of publishing everything and exiting with its status (turns --restart never into always)' },
+  { flag: 'restart', env: 'MINUTELY_RESTART', type: 'string', default: 'never', help: 'when a model server that exits is restarted: never (minutely exits with its status) | on-failure | always' },
   { flag: 'stop-timeout-ms', env: 'MINUTELY_STOP_TIMEOUT_MS', type: 'integer', default: 5000, help: 'on shutdown, how long model server processes get between SIGTERM and SIGKILL' },
 ]
 
@@ -36,10 +37,30 @@ export interface ContainerProcessSpec {
   command?: readonly string[]
 }
 
+/** A model server that ended and is not restarted: what the sidecar and the pipeline exit with. */
+export interface ModelServerEnd {
+  readonly name: string
+  /** The status a shell would report: its code, 128 + signal, 127 when not found, 126 when not runnable. */
+  readonly exitCode: number
+  /** `exited with code 3`, `was killed by SIGKILL`, `could not be started (ENOENT)`. */
+  readonly description: string
+}
+
+/** The error line the sidecar and the pipeline log when a model server's end ends them. */
+export function modelServerEndLine (e: ModelServerEnd): string {
+  return `error: model server ${e.name} ${e.description}: publishing everything and exiting with status ${e.exitCode} (--restart-model-servers restarts it instead)`
+}
+
 /** What {@link startContainerLogs} started. */
 export interface ContainerLogs {
   /** The processes, in container order (only those with a command). */
   readonly processes: ReadonlyArray<ManagedProcess & { readonly stream: string }>
+  /**
+   * Settles when the first model server ends for good — it exited or could not be started,
+   * and the restart policy does not start it again — unless it was stopped. Never settles
+   * otherwise.
+   */
+  readonly ended: Promise<ModelServerEnd>
   /** The shipper (undefined with `--log-sink off`). */
   readonly shipper: LogShipper | undefined
   readonly group: string | undefined
@@ -77,11 +98,21 @@ export function logSinkFromSettings (s: Settings): LogSink | undefined {
   }
 }
 
-/** Checks the log settings that need no I/O; throws a ConfigError naming the flag. */
-export function checkLogSettings (s: Settings): void {
+/**
+ * The restart policy of the model servers: `--restart`, where `--restart-model-servers`
+ * turns the default `never` into `always`. Throws a ConfigError naming the flag.
+ */
+export function restartPolicyOf (s: Settings): RestartPolicy {
   if (!kRestartPolicies.includes(s.restart as RestartPolicy)) {
     throw invalid(`--restart must be one of ${kRestartPolicies.join(', ')}; got ${JSON.stringify(s.restart)}`)
   }
+  const policy = s.restart as RestartPolicy
+  return s.restartModelServers === true && policy === 'never' ? 'always' : policy
+}
+
+/** Checks the log settings that need no I/O; throws a ConfigError naming the flag. */
+export function checkLogSettings (s: Settings): void {
+  restartPolicyOf(s)
   const max = s.logMaxLineBytes as number
   if (!(max >= 64 && max <= kMaxEventMessageBytes)) throw invalid(`--log-max-line-bytes must be from 64 to ${kMaxEventMessageBytes}; got ${String(max)}`)
   if (typeof s.logGroup === 'string' && !kLogGroupNamePattern.test(s.logGroup)) {
@@ -120,20 +151,29 @@ export function startContainerLogs (s: Settings, containers: readonly ContainerP
       maxQueuedBytes: s.logMaxQueuedBytes as number,
       maxEventMessageBytes: s.logMaxLineBytes as number,
       onWarning: (m) => { log(`logs: ${m}`) },
+      onError: (m) => { log(`error: logs: ${m}`) },
     })
+  const restart = restartPolicyOf(s)
+  let onEnded!: (e: ModelServerEnd) => void
+  const ended = new Promise<ModelServerEnd>(resolve => { onEnded = resolve })
   const processes = specs.map(c => {
     const stream = endpointLogStream(id.variantName.value, id.instanceId.value, c.name)
     const writer = shipper?.stream(group, stream)
     const [command, ...args] = c.command!
+    const name = c.name ?? 'model'
     const p = startProcess({
-      name: c.name ?? 'model',
+      name,
       command,
       args,
       env: deps.env,
       onLine: writer === undefined ? () => {} : (line) => { writer.write(line) },
       maxLineBytes: s.logMaxLineBytes as number,
-      restart: s.restart as RestartPolicy,
+      restart,
       log,
+      onExit: (code, signal, info) => {
+        if (info.restarting || info.stopped) return
+        onEnded({ name, exitCode: info.exitCode, description: describeExit({ code, signal, ...(info.error !== undefined ? { error: info.error } : {}) }) })
+      },
     })
     return Object.assign(p, { stream })
   })
@@ -141,6 +181,7 @@ export function startContainerLogs (s: Settings, containers: readonly ContainerP
   let stopping: Promise<{ eventsUnsent: number, stats: LogShipperStats | undefined }> | undefined
   return {
     processes,
+    ended,
     shipper,
     group,
     stop (timeoutMs: number) {

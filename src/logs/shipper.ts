@@ -51,6 +51,11 @@ export interface LogShipperOptions {
   random?: () => number
   /** Receives warnings (each kind at most once a minute). @default process.emitWarning */
   onWarning?: (message: string) => void
+  /**
+   * Receives a failure that needs a person (a `blocked` sink error: access denied, no
+   * credentials, no region), at once, each time delivery becomes blocked. @default onWarning
+   */
+  onError?: (message: string) => void
 }
 
 /** Writes lines into one stream. */
@@ -87,6 +92,10 @@ export interface LogShipperStats {
   eventsExpired: number
   /** Events dropped because the service called them invalid, or after a fatal error. */
   eventsFailed: number
+  /** Set while delivery is blocked by a failure only a person can fix (a `blocked` sink error): its message. */
+  blockedBy: string | null
+  /** When that began (clock ms); 0 when not blocked. */
+  blockedSince: number
 }
 
 /** What `close()` resolves to. */
@@ -165,6 +174,7 @@ export function createLogShipper (options: LogShipperOptions): LogShipper {
   const st: LogShipperStats = {
     linesWritten: 0, linesEmpty: 0, linesSplit: 0, eventsQueued: 0, bytesQueued: 0, eventsSent: 0, requestsSent: 0,
     requestsFailed: 0, requestsRetried: 0, eventsDropped: 0, eventsRejected: 0, eventsExpired: 0, eventsFailed: 0,
+    blockedBy: null, blockedSince: 0,
   }
   const streams = new Map<string, StreamState>()
   const abort = new AbortController()
@@ -237,10 +247,27 @@ export function createLogShipper (options: LogShipperOptions): LogShipper {
     }
   }
 
-  function backoff (s: StreamState): void {
+  /** A failure only a person can fix: said at once (not once a minute), then retried at the ceiling. */
+  function blocked (s: StreamState, message: string): void {
+    if (st.blockedBy === null) {
+      st.blockedSince = clock.now()
+      const m = `${sink.name} refuses the log events of ${s.group} ${s.stream} until the configuration is fixed (they are kept and retried every ${retryMaxMs} ms): ${message}`
+      if (options.onError !== undefined) options.onError(m)
+      else warn('blocked', m)
+    }
+    st.blockedBy = message
+    backoff(s, true)
+  }
+
+  function unblocked (): void {
+    st.blockedBy = null
+    st.blockedSince = 0
+  }
+
+  function backoff (s: StreamState, atCeiling = false): void {
     const exp = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(s.attempt, 30))
     s.attempt++
-    let delay = random() * exp
+    let delay = atCeiling ? retryMaxMs : random() * exp
     if (closing) delay = Math.max(0, Math.min(delay, deadline - clock.now()))
     s.retryTimer = clock.setTimer(() => { s.retryTimer = undefined; void pump(s, true) }, delay)
   }
@@ -299,10 +326,16 @@ export function createLogShipper (options: LogShipperOptions): LogShipper {
           try {
             await sink.ensureStream(s, abort.signal)
             s.ensured = true
+            unblocked()
           } catch (err) {
             st.requestsFailed++
             if (abort.signal.aborted) return
             const kind = err instanceof LogSinkError ? err.kind : 'retryable'
+            if (kind === 'blocked') {
+              blocked(s, `cannot create log group/stream: ${(err as Error).message}`)
+              retrying = true
+              return
+            }
             warn(`ensure-${kind}`, `cannot create log group/stream ${s.group} ${s.stream} (${kind}): ${(err as Error).message}`)
             if (kind === 'fatal' || kind === 'invalid') {
               const n = queued(s)
@@ -352,6 +385,10 @@ export function createLogShipper (options: LogShipperOptions): LogShipper {
               s.cap = Infinity
               warn('fatal', `${n} log events of ${s.group} ${s.stream} were dropped: ${msg}`)
               continue
+            case 'blocked':
+              blocked(s, msg)
+              retrying = true
+              return
             default:
               warn(`retry-${kind}`, `sending log events of ${s.group} ${s.stream} failed, will retry: ${msg}`)
               backoff(s)
@@ -361,6 +398,7 @@ export function createLogShipper (options: LogShipperOptions): LogShipper {
         }
         st.requestsSent++
         st.eventsSent += n
+        unblocked()
         countRejected(s, n, result)
         dropHead(s, n)
         s.attempt = 0

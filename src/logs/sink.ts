@@ -41,9 +41,12 @@ export interface PutResult {
  * - `not_found`: the group or stream is missing: create them, then send again;
  * - `invalid`: the request is malformed (an event the service refuses): split the batch to
  *   find the event, drop that one;
- * - `fatal`: will never succeed: drop the batch and say so.
+ * - `fatal`: will never succeed: drop the batch and say so;
+ * - `blocked`: every call will fail like this until a person fixes something (access denied,
+ *   unknown or expired credentials, no region, an endpoint host that does not exist): keep
+ *   the events, retry at the backoff ceiling, and say so at once.
  */
-export type LogSinkErrorKind = 'throttled' | 'retryable' | 'not_found' | 'invalid' | 'fatal'
+export type LogSinkErrorKind = 'throttled' | 'retryable' | 'not_found' | 'invalid' | 'fatal' | 'blocked'
 
 /** A failed sink call. */
 export class LogSinkError extends MetricsError {
@@ -75,5 +78,10 @@ export interface LogSink {
    * The events are in chronological order and within the sink's limits.
    */
   put (ref: LogStreamRef, events: readonly LogEvent[], signal?: AbortSignal): Promise<PutResult | undefined>
+  /**
+   * Resolves what the sink needs before it can send (CloudWatch Logs: region and
+   * credentials); rejects with a ConfigError that says what to set.
+   */
+  check? (): Promise<unknown>
   close? (): Promise<void>
 }

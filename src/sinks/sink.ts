@@ -14,5 +14,11 @@ export interface MetricSink {
   /** Most bytes a batch may carry. */
   readonly maxBatchBytes: number
   send (batch: DatumBatch): Promise<void>
+  /**
+   * Resolves what the sink needs before it can send (the CloudWatch sink: region and
+   * credentials); rejects with a ConfigError that says what to set. The sidecar calls it
+   * before it reports ready.
+   */
+  check? (): Promise<unknown>
   close? (): Promise<void>
 }

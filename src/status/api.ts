@@ -7,6 +7,7 @@
 import type { Aggregator, AggregatorStats, SealedPeriod, SealedSeries, Snapshot } from '../core/aggregator.js'
 import { listenerCounters, poolStatsOf, type SelfMetricsSources } from './metrics.js'
 import type { PublishTimingSnapshot } from './publish-timing.js'
+import { healthOf, type Health } from './health.js'
 
 /** Bins per power of two in the page's histograms. */
 export const kBinsPerOctave = 4
@@ -69,6 +70,8 @@ export interface StatusDoc {
   now: number
   startedAt: number
   info: StatusInfo
+  /** What `/healthz` answers: what needs a person (publishing blocked, a model server down). */
+  health: Health
   ingest: {
     accepted: number
     rejected: number
@@ -97,6 +100,8 @@ export interface StatusDoc {
     datumsDropped: number
     lastPublishAt: number
     lastError: string | null
+    /** The permanent failure that blocks publishing (kept and retried at the ceiling), or null. */
+    blockedBy: string | null
     spool: { batches: number, bytes: number, oldestAgeMs: number, droppedDatums: number, writeErrors: number }
     latency: PublishTimingSnapshot | null
   }
@@ -170,6 +175,15 @@ function minuteOf (p: SealedPeriod, state: 'open' | 'sealed', q: Required<Status
   }
 }
 
+/** Options of {@link StatusBuilder}. */
+export interface StatusBuilderOptions extends SelfMetricsSources {
+  info?: StatusInfo
+  minSnapshotIntervalMs?: number
+  defaultLimit?: number
+  /** The health to show. @default the aggregator's (publishing blocked or not) */
+  health?: () => Health
+}
+
 /** Builds status documents; caches the (costly) snapshot for `minSnapshotIntervalMs`. */
 export class StatusBuilder {
   #seq = 0
@@ -177,10 +191,10 @@ export class StatusBuilder {
   #snapAccepted = -1
   #snapAt = -Infinity
   #snapKey = ''
-  readonly #o: SelfMetricsSources & { info?: StatusInfo, minSnapshotIntervalMs?: number, defaultLimit?: number }
+  readonly #o: StatusBuilderOptions
   readonly #startedAt: number
 
-  constructor (o: SelfMetricsSources & { info?: StatusInfo, minSnapshotIntervalMs?: number, defaultLimit?: number }) {
+  constructor (o: StatusBuilderOptions) {
     this.#o = o
     this.#startedAt = o.startedAt ?? o.aggregator.options.clock.now()
   }
@@ -227,6 +241,7 @@ export class StatusBuilder {
         sink: o.aggregator.sink.name,
         ...o.info,
       },
+      health: o.health?.() ?? healthOf({ aggregator: o.aggregator }),
       ingest: {
         accepted: st.samplesAccepted,
         rejected: st.samplesRejected,
@@ -255,6 +270,7 @@ export class StatusBuilder {
         datumsDropped: st.datumsDropped,
         lastPublishAt: st.lastPublishAt,
         lastError: st.lastError,
+        blockedBy: st.blockedBy,
         spool: { batches: st.spoolBatches, bytes: st.spoolBytes, oldestAgeMs: st.spoolOldestAgeMs, droppedDatums: st.spoolDroppedDatums, writeErrors: st.spoolWriteErrors },
         latency: o.timing?.snapshot() ?? null,
       },

@@ -31,9 +31,11 @@ main { padding:16px 20px 40px; }
 .card dl { display:grid; grid-template-columns:auto 1fr; gap:2px 12px; margin:0; }
 .card dt { color:var(--muted); } .card dd { margin:0; text-align:right; font-variant-numeric:tabular-nums; overflow-wrap:anywhere; }
 .state { font-size:11px; padding:1px 7px; border-radius:9px; background:#e8f5ee; color:var(--ok); text-transform:none; letter-spacing:0; }
-.state.retrying, .state.stalled { background:#fdecea; color:var(--bad); } .state.publishing { background:#eaf1fc; color:var(--accent); }
+.state.retrying, .state.stalled, .state.blocked { background:#fdecea; color:var(--bad); } .state.publishing { background:#eaf1fc; color:var(--accent); }
 .card dl.where dd { text-align:left; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size:12px; }
 .err { color:var(--bad); font-size:12px; text-align:left !important; }
+#health { background:#fdecea; border:1px solid #f3b8ae; color:#7a1d10; border-radius:8px; padding:8px 14px; margin-bottom:12px; }
+#health b { color:var(--bad); text-transform:uppercase; font-size:12px; letter-spacing:.6px; } #health .problem { overflow-wrap:anywhere; margin-top:2px; }
 .toolbar { display:flex; gap:10px; align-items:center; flex-wrap:wrap; margin:4px 0 10px; }
 .toolbar input { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:6px; min-width:220px; }
 .toolbar button { font:inherit; padding:4px 10px; border:1px solid var(--line); border-radius:6px; background:#fff; cursor:pointer; }
@@ -186,9 +188,11 @@ function renderMinutes(doc) {
   replace('table', h('table', { 'data-minute': minuteId(sel) }, h('thead', null, head), h('tbody', null, sel.series.map(seriesRow))));
 }
 
-/* idle: nothing to send; publishing: sending; retrying: the last request failed and datums wait; stalled: nothing accepted for 2 min. */
+/* idle: nothing to send; publishing: sending; retrying: the last request failed and datums wait; stalled: nothing accepted for 2 min;
+   blocked: a failure only a person can fix (access denied, no credentials): kept and retried slowly. */
 function pipelineState(doc) {
   var p = doc.publish;
+  if (p.blockedBy) return 'blocked';
   var failAt = p.latency && p.latency.lastFailureAt !== null ? p.latency.lastFailureAt : -1;
   if (failAt < 0) {   /* without timings, notice failures between two refreshes */
     if (st.lastFailed >= 0 && p.requestsFailed > st.lastFailed) st.failAt = doc.now;
@@ -209,6 +213,10 @@ function render(doc) {
   replace('meta', [h('span', null, 'namespace ', h('b', null, info.namespace || '')), ' ', h('span', null, 'sink ', h('b', null, info.sink || '')),
     info.version ? [' ', h('span', null, 'version ', h('b', null, info.version))] : null,
     ' ', h('span', null, 'up ', h('b', null, formatAge(doc.now - doc.startedAt)))]);
+  var problems = doc.health ? doc.health.problems : [];
+  replace('health', problems.length === 0 ? [] : [h('b', null, 'unhealthy'),
+    problems.map(function (x) { return h('div', { 'class': 'problem', 'data-component': x.component }, x.message + ' (since ' + clockS(x.since) + ' UTC)'); })]);
+  $('health').hidden = problems.length === 0;
   var reasons = Object.keys(i.rejectedByReason).map(function (r) { return r + ' ' + n(i.rejectedByReason[r]); }).join(', ');
   replace('c-ingest', [h('h2', null, 'Ingest'), h('dl', null,
     row('accepted', n(i.accepted), { id: 'v-accepted', 'data-v': i.accepted }),
@@ -317,6 +325,7 @@ export function renderPage (opts: { title?: string, refreshMs?: number } = {}): 
   <span id="live"><span class="dot paused"></span>loading…</span>
 </header>
 <main>
+  <div id="health" role="alert" hidden></div>
   <section class="cards">
     <div class="card" id="c-ingest"><h2>Ingest</h2></div>
     <div class="card" id="c-publish"><h2>Publish pipeline</h2></div>

@@ -16,6 +16,7 @@ import type http from 'node:http'
 import { StatusBuilder, type StatusInfo, type StatusQuery } from './api.js'
 import { kContentType, renderMetrics, type SelfMetricsSources } from './metrics.js'
 import { renderPage } from './page.js'
+import type { Health } from './health.js'
 import { kVersion } from './version.js'
 
 export interface StatusRoutesOptions extends SelfMetricsSources {
@@ -31,6 +32,8 @@ export interface StatusRoutesOptions extends SelfMetricsSources {
   minSnapshotIntervalMs?: number
   /** Serve the HTML page at `/` (the JSON and /metrics stay). @default true */
   page?: boolean
+  /** The health the page shows (the sidecar's, as `/healthz` answers it). @default the aggregator's */
+  health?: () => Health
 }
 
 export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void

@@ -28,6 +28,8 @@
  *   Throttling (400)            -> 'Throttling'            (unmodeled; the SDK retries it)
  *   ServiceUnavailable (503)    -> 'ServiceUnavailable'    (unmodeled; retried as a 5xx)
  *   RequestEntityTooLarge (413) -> 'RequestEntityTooLarge' (unmodeled; not retried)
+ *   AccessDenied (403)          -> 'AccessDenied'          (unmodeled; IAM refuses cloudwatch:PutMetricData)
+ *   InvalidClientTokenId (403)  -> 'InvalidClientTokenId'  (unmodeled; the access key id is unknown)
  * `err.Code` carries the query code and `err.$metadata.httpStatusCode` the status.
  *
  * Faults never record the request as accepted, except `acceptThenTimeout`, which validates
@@ -113,6 +115,8 @@ export type StrictErrorCode =
   | 'Throttling'
   | 'InternalServiceError'
   | 'ServiceUnavailable'
+  | 'AccessDenied'
+  | 'InvalidClientTokenId'
 
 interface ErrorShape { status: number, type: string, fault: 'Sender' | 'Receiver' }
 
@@ -127,6 +131,8 @@ const kErrorShapes: Record<StrictErrorCode, ErrorShape> = {
   Throttling: { status: 400, type: 'Throttling', fault: 'Sender' },
   InternalServiceError: { status: 500, type: 'com.amazonaws.cloudwatch#InternalServiceFault', fault: 'Receiver' },
   ServiceUnavailable: { status: 503, type: 'ServiceUnavailable', fault: 'Receiver' },
+  AccessDenied: { status: 403, type: 'com.amazon.coral.service#AccessDeniedException', fault: 'Sender' },
+  InvalidClientTokenId: { status: 403, type: 'com.amazon.coral.service#UnrecognizedClientException', fault: 'Sender' },
 }
 
 /** The `err.name` the real SDK gives each code (see the header comment). */
@@ -141,6 +147,15 @@ export const kSdkErrorName: Record<StrictErrorCode, string> = {
   Throttling: 'Throttling',
   InternalServiceError: 'InternalServiceFault',
   ServiceUnavailable: 'ServiceUnavailable',
+  AccessDenied: 'AccessDenied',
+  InvalidClientTokenId: 'InvalidClientTokenId',
+}
+
+/** The refusals of {@link StrictEndpoint.deny}: what CloudWatch answers for credentials it does not accept. */
+export type StrictDenial = 'AccessDenied' | 'InvalidClientTokenId'
+const kDenialMessages: Record<StrictDenial, string> = {
+  AccessDenied: 'User: arn:aws:iam::123456789012:user/strict is not authorized to perform: cloudwatch:PutMetricData because no identity-based policy allows the cloudwatch:PutMetricData action',
+  InvalidClientTokenId: 'The security token included in the request is invalid.',
 }
 
 /** A rejection: the code, the HTTP status, and a CloudWatch-style message. */
@@ -544,6 +559,11 @@ export interface StrictEndpoint {
   readonly stats: Readonly<StrictEndpointStats>
   /** Delay before each answer, ms. */
   latencyMs: number
+  /**
+   * While set, every request is refused with this error (HTTP 403) after its body is read,
+   * as CloudWatch refuses credentials it does not accept; counted as rejected. Mutable.
+   */
+  deny: StrictDenial | undefined
   /** Every accepted datum, in arrival order; only those of `namespace` when given. */
   allDatums(namespace?: string): MetricDatum[]
   /** Installs a fault rule (evaluated in installation order; the first that fires wins). */
@@ -588,6 +608,7 @@ class StrictEndpointImpl implements StrictEndpoint {
   stats: StrictEndpointStats = StrictEndpointImpl.emptyStats()
   latencyMs: number
   refusing = false
+  deny: StrictDenial | undefined = undefined
 
   private readonly server: http.Server
   private readonly sockets = new Set<Socket>()
@@ -818,7 +839,9 @@ class StrictEndpointImpl implements StrictEndpoint {
         default:
           break
       }
-      const result = this.process(req, entry, raw)
+      const result = this.deny !== undefined
+        ? { ok: false as const, ...reject(this.deny, kDenialMessages[this.deny]) }
+        : this.process(req, entry, raw)
       if (fault === 'acceptThenTimeout' && result.ok) {
         this.record(entry, result, 'acceptThenTimeout')
         this.settle() // recorded, never answered

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { startProcess } from '../../src/logs/runner.js'
+import { exitCodeOf, startProcess, type ExitInfo } from '../../src/logs/runner.js'
 import { kLogSettings, startContainerLogs } from '../../src/logs/settings.js'
 import { resolveSettings } from '../../src/cli/config.js'
 import { kIdentitySettings } from '../../src/cli/instance-settings.js'
@@ -97,6 +97,42 @@ describe('process runner', () => {
     await p.stop()
     expect(p.running).toBe(false)
     expect(logs.some(l => l.includes('cannot start'))).toBe(true)
+  })
+})
+
+describe('how a child ended, as a shell reports it', () => {
+  it('its own code; 128 + the signal\'s number when killed; 127 when not found; 126 when it cannot be run', async () => {
+    const infos: ExitInfo[] = []
+    const run = async (command: string, args: string[]): Promise<void> => {
+      const p = startProcess({ name: 'x', command, args, onLine: () => {}, log: () => {}, onExit: (_c, _s, info) => { infos.push(info) } })
+      await p.exited()
+    }
+    await run(node, ['-e', 'process.exit(3)'])
+    await run(node, ['-e', 'process.kill(process.pid, "SIGKILL")'])
+    await run(node, ['-e', 'process.kill(process.pid, "SIGTERM")'])
+    await run('/nonexistent/model-server', [])
+    await run(tmpdir(), [])   // a directory: found, not runnable
+    expect(infos.map(i => [i.exitCode, i.restarting, i.stopped, i.error])).toEqual([
+      [3, false, false, undefined], [137, false, false, undefined], [143, false, false, undefined], [127, false, false, 'ENOENT'], [126, false, false, 'EACCES'],
+    ])
+    expect(exitCodeOf({ code: 0, signal: null })).toBe(0)
+    expect(exitCodeOf({ code: null, signal: 'SIGINT' })).toBe(130)
+  })
+
+  it('an end under a restart policy says it restarts; one after stop() says it was stopped', async () => {
+    const infos: ExitInfo[] = []
+    const p = startProcess({ name: 'r', command: node, args: ['-e', 'process.exit(5)'], restart: 'always', restartBaseMs: 60_000, onLine: () => {}, log: () => {}, onExit: (_c, _s, i) => { infos.push(i) } })
+    await p.exited()
+    expect(infos).toEqual([{ restarting: true, stopped: false, exitCode: 5 }])
+    expect(p.restartAt).toBeGreaterThan(Date.now())
+    expect(p.downSince).toBeLessThanOrEqual(Date.now())
+    await p.stop()
+    expect(p.stopped).toBe(true)
+    expect(p.restartAt).toBeUndefined()
+    const q = startProcess({ name: 's', command: node, args: ['-e', 'setInterval(() => {}, 1000)'], onLine: () => {}, log: () => {}, onExit: (_c, _s, i) => { infos.push(i) } })
+    await q.started
+    await q.stop(5000)
+    expect(infos[1]).toEqual({ restarting: false, stopped: true, exitCode: 143 })
   })
 })
 

@@ -11,6 +11,7 @@
  * - the metric and dimension filters narrow the table; the page refreshes by itself;
  * - metric names and dimension values are shown as text, never run as markup (XSS);
  * - a failing publish pipeline shows as "retrying", with the error (escaped);
+ * - a blocked one (a permanent failure) shows as "blocked", with the health banner (escaped);
  * - the screenshot it saves is not blank (`MINUTELY_SCREENSHOT=docs/status-page.png` writes it there).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -309,12 +310,54 @@ describe('status page in headless Chromium', () => {
       expect(Number(await page.getAttribute('#v-queue', 'data-v'))).toBe(1)
       expect(await page.textContent('#v-last-publish')).toBe('never')
       expect(await page.locator('img').count()).toBe(0)
+      expect(await page.isHidden('#health')).toBe(true)   // retrying is not unhealthy
       await page.close()
       expect(dialogs).toEqual([])
       expect(pageErrors).toEqual([])
     } finally {
       await http2.close()
       await agg2.close()
+    }
+  })
+
+  it('shows a publish pipeline blocked by a permanent failure as blocked, with the health banner as text', async () => {
+    const clock3 = new ManualClock(clock.now())
+    let denied = true
+    const sink: MetricSink = {
+      name: 'cloudwatch', maxValuesPerDatum: 150, maxDatumsPerBatch: 1000, maxBatchBytes: 1_000_000,
+      async send () { if (denied) throw new SinkError('PutMetricData: AccessDenied: not authorized <img src=x onerror=alert(4)>', { retryable: true, permanent: true }) },
+    }
+    const agg3 = createAggregator({ namespace: 'Blocked', sink, clock: clock3, gracePeriodMs: 1000, retryBaseMs: 10, retryMaxMs: 60_000, closeTimeoutMs: 50, onWarning: () => {} })
+    agg3.on('error', () => {})
+    const http3 = await startHttpListener({ aggregator: agg3, port: 0, host: '127.0.0.1', routes: statusRoutes({ aggregator: agg3, refreshMs: 300 }) })
+    try {
+      agg3.record('ModelLatency', 1000, { EndpointName: 'ep' }, { unit: 'Microseconds' })
+      clock3.advance(62_000)
+      await agg3.flush()
+      const st = agg3.stats()
+      expect(st.blockedBy).toContain('AccessDenied')
+      const page = await ctx!.newPage()
+      page.on('dialog', d => { dialogs.push(d.message()); void d.dismiss() })
+      page.on('pageerror', e => { pageErrors.push(e.message) })
+      await page.goto(`http://127.0.0.1:${http3.port}/`)
+      await page.waitForSelector('#v-state')
+      expect(await page.textContent('#v-state')).toBe('blocked')
+      expect(await page.isVisible('#health')).toBe(true)
+      expect(await page.getAttribute('#health .problem', 'data-component')).toBe('publish')
+      expect(await page.textContent('#health .problem')).toContain(`publishing is blocked (the data is kept and retried): ${st.blockedBy!}`)
+      expect(await page.locator('img').count()).toBe(0)
+      // Fixed: the next attempt succeeds and the banner goes away at the next refresh.
+      denied = false
+      clock3.advance(60_000)
+      await agg3.flush()
+      expect(agg3.stats().blockedBy).toBeNull()
+      await waitFor(page, `document.getElementById('health').hidden === true && document.getElementById('v-state').textContent !== 'blocked'`)
+      await page.close()
+      expect(dialogs).toEqual([])
+      expect(pageErrors).toEqual([])
+    } finally {
+      await http3.close()
+      await agg3.close()
     }
   })
 })

@@ -8,16 +8,22 @@
  *   `ResourceAlreadyExistsException` is success (another instance, or an earlier run, made it).
  * - No sequence token is sent: PutLogEvents ignores them now.
  * - One SDK attempt per call: retries belong to the shipper, which keeps order and counts them.
+ * - Only what the caller sets reaches the client; the SDK's chain decides the rest (see
+ *   `../../aws-client.ts`).
  */
 import type { LogEvent, LogSink, LogStreamRef, PutResult } from '../sink.js'
 import { LogSinkError, type LogSinkErrorKind } from '../sink.js'
 import { kEventOverheadBytes, kMaxBatchBytes, kMaxEventsPerBatch } from '../limits.js'
+import { awsClientConfig, checkAwsClient, isPermanentAwsError, type ResolvableClient } from '../../aws-client.js'
 
 /** Options of {@link cloudWatchLogsSink}; all optional (the SDK's chain fills them). */
 export interface CloudWatchLogsSinkOptions {
-  /** AWS region. @default the SDK's chain (AWS_REGION, profile) */
+  /** AWS region. @default the SDK's chain (AWS_REGION, region in the profile) */
   region?: string
-  /** Endpoint URL. @default AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, else AWS's */
+  /**
+   * Endpoint URL. @default the SDK's chain (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
+   * AWS_ENDPOINT_URL, endpoint_url in the profile, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS), else AWS's
+   */
   endpoint?: string
   /** Static credentials. @default the SDK's credential chain */
   credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
@@ -28,9 +34,6 @@ export interface CloudWatchLogsSinkOptions {
 }
 
 const kThrottle = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded'])
-/** Credentials problems: they can be fixed by a rotation, so the shipper keeps retrying (slowly). */
-const kAuth = new Set(['UnrecognizedClientException', 'AccessDeniedException', 'ExpiredTokenException', 'InvalidSignatureException',
-  'IncompleteSignature', 'MissingAuthenticationToken', 'SignatureDoesNotMatch', 'CredentialsProviderError'])
 
 /** Classifies an SDK error for the shipper. */
 export function classifyLogsError (err: unknown): LogSinkErrorKind {
@@ -40,9 +43,11 @@ export function classifyLogsError (err: unknown): LogSinkErrorKind {
   if (name === 'ResourceNotFoundException') return 'not_found'
   if (kThrottle.has(name)) return 'throttled'
   if (name === 'InvalidParameterException' || name === 'SerializationException') return 'invalid'
-  if (name === 'InvalidSequenceTokenException' || kAuth.has(name)) return 'retryable'
+  if (name === 'InvalidSequenceTokenException') return 'retryable'
   const status = e.$metadata?.httpStatusCode
   if (status === 429) return 'throttled'
+  // Credentials, permissions, region: fixed by a person (or a rotation), so kept and retried slowly.
+  if (isPermanentAwsError(err)) return 'blocked'
   if (status !== undefined && status >= 500) return 'retryable'
   if (status !== undefined && status >= 400) return 'fatal'
   return 'retryable' // no answer: refused, reset, timed out
@@ -62,16 +67,7 @@ export function cloudWatchLogsSink (options: CloudWatchLogsSinkOptions = {}): Lo
 
   async function load (): Promise<void> {
     mod = await import('@aws-sdk/client-cloudwatch-logs')
-    if (client === undefined) {
-      const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS
-      client = new mod.CloudWatchLogsClient({
-        ...(options.region !== undefined ? { region: options.region } : {}),
-        ...(endpoint !== undefined && endpoint !== '' ? { endpoint } : {}),
-        ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
-        maxAttempts: 1,
-        requestHandler: { requestTimeout: options.requestTimeoutMs ?? 10_000, connectionTimeout: 5_000, throwOnRequestTimeout: true },
-      })
-    }
+    if (client === undefined) client = new mod.CloudWatchLogsClient(awsClientConfig(options))
   }
   const ready = async (): Promise<typeof import('@aws-sdk/client-cloudwatch-logs')> => {
     if (mod === undefined) { loading ??= load(); await loading }
@@ -125,6 +121,13 @@ export function cloudWatchLogsSink (options: CloudWatchLogsSinkOptions = {}): Lo
         if ((err as { name?: string })?.name === 'DataAlreadyAcceptedException') return undefined
         throw wrap(err, `PutLogEvents of ${events.length} events to ${ref.group} ${ref.stream}`)
       }
+    },
+    /** Resolves the region and credentials through the SDK's chain; rejects with a ConfigError saying what to set. */
+    async check () {
+      await ready()
+      const c = client as unknown as Partial<ResolvableClient>
+      if (typeof c.config?.region !== 'function' || typeof c.config?.credentials !== 'function') return { region: options.region ?? '' }
+      return await checkAwsClient(c as ResolvableClient, 'CloudWatch Logs')
     },
     async close () { client?.destroy?.() },
   }

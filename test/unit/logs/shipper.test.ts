@@ -147,6 +147,34 @@ describe('log shipper', () => {
     expect(r.stats.eventsFailed).toBe(1)
   })
 
+  it('a blocked sink (access denied, no credentials) is said at once, kept, retried at the ceiling, and cleared by a success', async () => {
+    const clock = new ManualClock(Date.now())
+    const sink = scriptedSink(['blocked', 'blocked', 'ok'])
+    const errors: string[] = []
+    const warnings: string[] = []
+    const sh = createLogShipper({ sink, clock, flushIntervalMs: 0, retryBaseMs: 10, retryMaxMs: 5_000, onError: m => errors.push(m), onWarning: m => warnings.push(m) })
+    sh.stream('/g', 's').write('kept')
+    await tick(); await tick()
+    expect(sink.calls).toHaveLength(1)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/refuses the log events of \/g s until the configuration is fixed .*scripted blocked/)
+    expect(sh.stats().blockedBy).toBe('scripted blocked')
+    expect(sh.stats().blockedSince).toBe(clock.now())
+    clock.advance(4_999)   // the transient cadence would have retried many times by now
+    await tick(); await tick()
+    expect(sink.calls).toHaveLength(1)
+    clock.advance(1)
+    await tick(); await tick()
+    expect(sink.calls).toHaveLength(2)
+    expect(errors).toHaveLength(1)   // still the same blockage: said once
+    clock.advance(5_000)
+    await tick(); await tick()
+    expect(sink.stored.get('s')!.map(e => e.message)).toEqual(['kept'])
+    expect(sh.stats()).toMatchObject({ blockedBy: null, blockedSince: 0, eventsFailed: 0, eventsSent: 1 })
+    expect(warnings).toEqual([])
+    await sh.close()
+  })
+
   it('skips empty lines and splits lines longer than one event', async () => {
     const sink = memoryLogSink()
     const sh = createLogShipper({ sink, flushIntervalMs: 60_000, maxEventMessageBytes: 10 })
