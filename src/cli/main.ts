@@ -11,7 +11,7 @@ import { helpText, parseCommandLine, resolveSettings, unknownVariables } from '.
 import { kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
 import { kPipelineSettings, runPipelineCli, splitCommandGroups } from './pipeline.js'
-import { createLogger, logProcessWarnings, type LogFormat, type LogLevel } from '../log.js'
+import { createLogger, logProcessWarnings, type LogFormat, type LogLevel } from './logger.js'
 import { kIdentityEnv } from '../sagemaker/env.js'
 import { kVersion } from '../status/version.js'
 import { modelServerEndLine } from '../logs/settings.js'

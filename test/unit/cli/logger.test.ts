@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createLogger, logProcessWarnings, prettyLine, Scrubber } from '../../../src/log.js'
+import { createLogger, logProcessWarnings, prettyLine, Scrubber } from '../../../src/cli/logger.js'
 
 function capture () {
   const lines: string[] = []

@@ -16,7 +16,7 @@
  * {@link logProcessWarnings} makes process warnings (the AWS SDK's, Node's) log lines too.
  */
 import { pino, stdTimeFunctions, type Logger as PinoLogger } from 'pino'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../errors.js'
 
 export type LogFormat = 'json' | 'pretty' | 'auto'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
