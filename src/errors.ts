@@ -13,6 +13,8 @@ export type MetricsErrorCode =
   | 'METRICS_ERR_QUEUE_FULL'
   | 'METRICS_ERR_CLOSED'
   | 'METRICS_ERR_TIMEOUT'
+  /** A body over its limit (the pipeline proxy's --max-body-bytes). */
+  | 'METRICS_ERR_TOO_LARGE'
   | 'METRICS_ERR_PARSE'
   | 'METRICS_ERR_INVALID_SAMPLE'
 
@@ -29,6 +31,15 @@ export class MetricsError extends Error {
 /** A configuration error: thrown synchronously by `createAggregator()`, `series()` and the CLI. */
 export class ConfigError extends MetricsError {
   override name = 'ConfigError'
+}
+
+/**
+ * The error of a bad option, flag, variable or setting, wherever it is checked (the library's
+ * options, the CLI's settings, the SageMaker layer, the log shipper): a {@link ConfigError}
+ * with code `METRICS_ERR_INVALID_OPTION`. The message names the option and what to change.
+ */
+export function invalidOption (message: string, options?: ErrorOptions): ConfigError {
+  return new ConfigError(message, 'METRICS_ERR_INVALID_OPTION', options)
 }
 
 /**

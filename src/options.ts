@@ -2,7 +2,7 @@
  * Options of `createAggregator()`, their defaults, and the one normaliser the library, the
  * CLI flags and the environment all go through. Messages name the option and what to change.
  */
-import { ConfigError } from './errors.js'
+import { invalidOption } from './errors.js'
 import { checkNamespace } from './dimensions/validate.js'
 import { kCloudWatchMaxDimensions, kDefaultMaxDimensions, isStandardUnit, kStandardUnits, type StandardUnit } from './limits.js'
 import { kDefaultPrecisionBits, kMaxPrecisionBits, kMinPrecisionBits } from './store/aggregate.js'
@@ -117,7 +117,7 @@ export const kAggregatorOptionNames = optionNames<AggregatorOptions>({
 })
 
 function bad (path: string, what: string, got: unknown): never {
-  throw new ConfigError(`options.${path} ${what}; got ${JSON.stringify(got) ?? String(got)}`, 'METRICS_ERR_INVALID_OPTION')
+  throw invalidOption(`options.${path} ${what}; got ${JSON.stringify(got) ?? String(got)}`)
 }
 
 function int (o: Record<string, unknown>, key: string, def: number, min: number, max: number): number {
@@ -136,12 +136,12 @@ function spoolDir (d: unknown): string | undefined {
 /** Checks and fills options; throws a {@link ConfigError} naming the first bad one (or unknown one: a typo). */
 export function normalizeOptions (options: AggregatorOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
-    throw new ConfigError('createAggregator(options) needs an options object with at least { namespace }', 'METRICS_ERR_INVALID_OPTION')
+    throw invalidOption('createAggregator(options) needs an options object with at least { namespace }')
   }
   checkOptionNames(options, kAggregatorOptionNames, 'createAggregator')
   const o = options as unknown as Record<string, unknown>
   const nsBad = checkNamespace(options.namespace)
-  if (nsBad !== null) throw new ConfigError(`options.namespace: ${nsBad.message}`, 'METRICS_ERR_INVALID_OPTION')
+  if (nsBad !== null) throw invalidOption(`options.namespace: ${nsBad.message}`)
   const defaultUnit = options.defaultUnit ?? kDefaults.defaultUnit
   if (!isStandardUnit(defaultUnit)) bad('defaultUnit', `must be one of ${kStandardUnits.join(', ')}`, defaultUnit)
   const sink = options.sink

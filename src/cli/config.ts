@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { ConfigError } from '../errors.js'
+import { ConfigError, invalidOption } from '../errors.js'
 import { isStandardUnit, kStandardUnits } from '../limits.js'
 import { closestName } from '../option-names.js'
 
@@ -79,9 +79,9 @@ export function parseCommandLine (command: string, settings: Setting[], args: st
     if (unknown !== undefined) {
       const flags = [...settings.map(s => s.flag), ...Object.keys(kCommandFlags)]
       const near = closestName(unknown.replace(/^-+/, '').split('=')[0], flags)
-      throw new ConfigError(`${e.message}${near !== undefined ? `; did you mean --${near}?` : ''}\nminutely ${command} --help lists the options`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+      throw invalidOption(`${e.message}${near !== undefined ? `; did you mean --${near}?` : ''}\nminutely ${command} --help lists the options`, { cause: err })
     }
-    throw new ConfigError(`${e.message}\nminutely ${command} --help lists the options`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+    throw invalidOption(`${e.message}\nminutely ${command} --help lists the options`, { cause: err })
   }
 }
 
@@ -117,14 +117,14 @@ function readConfigFile (path: string, settings: Setting[]): Record<string, unkn
   try {
     doc = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
-    throw new ConfigError(`--config ${path}: ${(err as Error).message}`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+    throw invalidOption(`--config ${path}: ${(err as Error).message}`, { cause: err })
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`--config ${path}: must hold a JSON object keyed by flag name`, 'METRICS_ERR_INVALID_OPTION')
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw invalidOption(`--config ${path}: must hold a JSON object keyed by flag name`)
   const known = new Set(settings.map(s => s.flag))
   for (const k of Object.keys(doc)) {
     if (known.has(k) && k !== 'config') continue
     const near = closestName(k, [...known].filter(x => x !== 'config'))
-    throw new ConfigError(`--config ${path}: unknown setting ${JSON.stringify(k)}; ${near !== undefined ? `did you mean ${JSON.stringify(near)}?` : 'keys are flag names such as "statsd-units"'}`, 'METRICS_ERR_INVALID_OPTION')
+    throw invalidOption(`--config ${path}: unknown setting ${JSON.stringify(k)}; ${near !== undefined ? `did you mean ${JSON.stringify(near)}?` : 'keys are flag names such as "statsd-units"'}`)
   }
   return doc as Record<string, unknown>
 }
@@ -136,16 +136,16 @@ function parseUnitMap (raw: unknown, from: string): Record<string, string> {
   if (typeof raw === 'string') {
     pairs = raw.split(',').map(x => x.trim()).filter(x => x !== '').map(x => {
       const i = x.lastIndexOf('=')
-      if (i <= 0) throw new ConfigError(`${from}: expected Name=Unit pairs separated by commas; got ${JSON.stringify(x)}`, 'METRICS_ERR_INVALID_OPTION')
+      if (i <= 0) throw invalidOption(`${from}: expected Name=Unit pairs separated by commas; got ${JSON.stringify(x)}`)
       return [x.slice(0, i).trim(), x.slice(i + 1).trim()]
     })
   } else if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
     pairs = Object.entries(raw)
   } else {
-    throw new ConfigError(`${from}: expected Name=Unit pairs or an object of name → unit`, 'METRICS_ERR_INVALID_OPTION')
+    throw invalidOption(`${from}: expected Name=Unit pairs or an object of name → unit`)
   }
   for (const [name, unit] of pairs) {
-    if (typeof unit !== 'string' || !isStandardUnit(unit)) throw new ConfigError(`${from}: ${JSON.stringify(unit)} (for ${name}) is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}`, 'METRICS_ERR_INVALID_OPTION')
+    if (typeof unit !== 'string' || !isStandardUnit(unit)) throw invalidOption(`${from}: ${JSON.stringify(unit)} (for ${name}) is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}`)
     out[name] = unit
   }
   return out
@@ -171,7 +171,7 @@ export function resolveSettings (settings: Setting[], flags: Record<string, unkn
       case 'port': {
         if (raw === false || /^(off|none|false|no)$/i.test(String(raw))) { out[key] = false; break }
         const n = Number(raw)
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${from} must be a port 0..65535 (0: any free port) or off; got ${JSON.stringify(raw)}`, 'METRICS_ERR_INVALID_OPTION')
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalidOption(`${from} must be a port 0..65535 (0: any free port) or off; got ${JSON.stringify(raw)}`)
         out[key] = n
         break
       }
@@ -184,7 +184,7 @@ export function resolveSettings (settings: Setting[], flags: Record<string, unkn
         const max = s.max ?? Number.MAX_SAFE_INTEGER
         if (!Number.isInteger(n) || n < min || n > max) {
           const range = s.max !== undefined ? `an integer from ${min} to ${max}` : min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`
-          throw new ConfigError(`${from} must be ${range}; got ${JSON.stringify(raw)}`, 'METRICS_ERR_INVALID_OPTION')
+          throw invalidOption(`${from} must be ${range}; got ${JSON.stringify(raw)}`)
         }
         out[key] = n
         break
@@ -193,7 +193,7 @@ export function resolveSettings (settings: Setting[], flags: Record<string, unkn
         if (typeof raw === 'boolean') out[key] = raw
         else if (/^(1|true|yes|on)$/i.test(String(raw))) out[key] = true
         else if (/^(0|false|no|off)$/i.test(String(raw))) out[key] = false
-        else throw new ConfigError(`${from} must be true or false; got ${JSON.stringify(raw)}`, 'METRICS_ERR_INVALID_OPTION')
+        else throw invalidOption(`${from} must be true or false; got ${JSON.stringify(raw)}`)
         break
       case 'list':
         out[key] = Array.isArray(raw) ? raw.map(String) : String(raw).split(',').map(x => x.trim()).filter(x => x !== '')
@@ -228,7 +228,7 @@ export function flagError (err: unknown, settings: Setting[]): unknown {
     const s = settingOf(key, settings)
     return s === undefined ? m : `--${s.flag} (${s.env})`
   })
-  return msg === err.message ? err : new ConfigError(msg, err.code as 'METRICS_ERR_INVALID_OPTION', { cause: err })
+  return msg === err.message ? err : new ConfigError(msg, err.code, { cause: err })
 }
 
 /** Turns `options.fooBar` in a library message (a warning, a rejection) into the flag that sets it. */

@@ -9,7 +9,7 @@
  * `/aws/sagemaker/TransformJobs` (no DiskUtilization, as the seed says). Off by default.
  */
 import type { Setting, Settings } from './config.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, invalidOption as invalid } from '../errors.js'
 import { startInstanceMetrics, kDefaultInstanceIntervalMs, type InstanceMetrics, type InstanceMetricsOptions } from '../sagemaker/collectors/instance.js'
 import type { MetricRecorder } from '../sagemaker/recorder.js'
 
@@ -35,10 +35,6 @@ export const kInstanceSettings: Setting[] = [
 ]
 
 const kCollectNames = new Set(['cpu', 'memory', 'disk', 'gpu'])
-
-function invalid (message: string): ConfigError {
-  return new ConfigError(message, 'METRICS_ERR_INVALID_OPTION')
-}
 
 /**
  * Starts the instance-metric collector the settings ask for, recording into `recorder`

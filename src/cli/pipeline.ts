@@ -63,7 +63,7 @@ import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Aggregator, CloseResult } from '../core/aggregator.js'
 import type { Clock } from '../core/clock.js'
-import { ConfigError, type SinkError } from '../errors.js'
+import { ConfigError, MetricsError, invalidOption as invalid, type MetricsErrorCode, type SinkError } from '../errors.js'
 import { startContainerLogs, kLogSettings, checkLogSettings, logSinkFromSettings, modelServerEndLine, type ContainerLogs } from '../logs/settings.js'
 import type { LogShipperStats } from '../logs/shipper.js'
 import type { LogSink } from '../logs/sink.js'
@@ -169,10 +169,6 @@ export interface Pipeline {
   close (): Promise<PipelineCloseResult>
 }
 
-function invalid (message: string): ConfigError {
-  return new ConfigError(message, 'METRICS_ERR_INVALID_OPTION')
-}
-
 /** Resolves the containers from the settings and command groups; throws a ConfigError naming the flag. */
 export function resolveContainers (s: Settings, commands: readonly string[][] = []): PipelineContainer[] {
   const urls = (s.container as string[] | undefined) ?? []
@@ -195,9 +191,28 @@ export function resolveContainers (s: Settings, commands: readonly string[][] = 
   })
 }
 
-class ContainerTimeout extends Error {}
-class CallerGone extends Error {}
-class ResponseTooLarge extends Error {}
+/** A container call ran past `--container-timeout-ms` (or a ping past `--ping-timeout-ms`): 504. */
+class ContainerTimeout extends MetricsError {
+  override name = 'ContainerTimeout'
+  constructor () { super('the container did not answer in time', 'METRICS_ERR_TIMEOUT') }
+}
+
+/** The caller went away mid-request: the container call is cancelled, nothing is answered. */
+class CallerGone extends MetricsError {
+  override name = 'CallerGone'
+  constructor () { super('the caller closed the connection', 'METRICS_ERR_CLOSED') }
+}
+
+/** A request (413) or a container's response (502) over `--max-body-bytes`. */
+class ResponseTooLarge extends MetricsError {
+  override name = 'ResponseTooLarge'
+  constructor () { super('the body is larger than --max-body-bytes', 'METRICS_ERR_TOO_LARGE') }
+}
+
+/** Whether `err` is a minutely error with `code` (matched on the code, not the class). */
+function hasCode (err: unknown, code: MetricsErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code
+}
 
 interface ContainerResponse { status: number, contentType: string | undefined, customAttributes: string | undefined, body: Buffer }
 
@@ -372,7 +387,7 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
     try {
       body = await readBody(req, maxBody)
     } catch (err) {
-      if (err instanceof ResponseTooLarge) {
+      if (hasCode(err, 'METRICS_ERR_TOO_LARGE')) {
         sendError(res, 413, 'payload_too_large', undefined, `the request body is larger than ${maxBody} bytes (--max-body-bytes)`, { connection: 'close' })
       }
       return
@@ -393,10 +408,10 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
         last = await call(c.url + '/invocations', 'POST', body, headers, timeoutMs, gone.signal, maxBody)
       } catch (err) {
         timer.end()
-        if (gone.signal.aborted || err instanceof CallerGone) return
-        if (err instanceof ContainerTimeout) {
+        if (gone.signal.aborted || hasCode(err, 'METRICS_ERR_CLOSED')) return
+        if (hasCode(err, 'METRICS_ERR_TIMEOUT')) {
           sendError(res, 504, 'container_timeout', c.name, `${c.name} did not answer within ${timeoutMs} ms (--container-timeout-ms)`)
-        } else if (err instanceof ResponseTooLarge) {
+        } else if (hasCode(err, 'METRICS_ERR_TOO_LARGE')) {
           sendError(res, 502, 'container_response_too_large', c.name, `${c.name} answered more than ${maxBody} bytes (--max-body-bytes)`)
         } else {
           const e = err as NodeJS.ErrnoException
@@ -433,7 +448,7 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
         return { name: c.name, healthy: r.status === 200, state: `HTTP ${r.status}` }
       } catch (err) {
         const e = err as NodeJS.ErrnoException
-        return { name: c.name, healthy: false, state: err instanceof ContainerTimeout ? `no answer within ${pingTimeoutMs} ms` : `unreachable (${e.code ?? e.message})` }
+        return { name: c.name, healthy: false, state: hasCode(err, 'METRICS_ERR_TIMEOUT') ? `no answer within ${pingTimeoutMs} ms` : `unreachable (${e.code ?? e.message})` }
       }
     }))
     const healthy = states.every(x => x.healthy)

@@ -13,11 +13,12 @@
  *   messages).
  * - `end()` emits a last line that had no newline.
  */
+import { invalidOption } from '../errors.js'
 import { kMaxEventMessageBytes } from './limits.js'
 
 /** Splits `s` into pieces of at most `maxBytes` UTF-8 bytes each, never inside a code point. */
 export function splitUtf8 (s: string, maxBytes: number): string[] {
-  if (!(maxBytes >= 4)) throw new RangeError(`maxBytes must be at least 4 (one code point); got ${maxBytes}`)
+  if (!(maxBytes >= 4)) throw invalidOption(`maxBytes must be at least 4 (one code point); got ${maxBytes}`)
   // Fast path: even at 3 bytes a UTF-16 unit the string fits.
   if (s.length * 3 <= maxBytes || Buffer.byteLength(s, 'utf8') <= maxBytes) return [s]
   const out: string[] = []
@@ -60,7 +61,7 @@ export class LineSplitter {
 
   constructor (onLine: (line: string) => void, options: LineSplitterOptions = {}) {
     const max = options.maxLineBytes ?? kMaxEventMessageBytes
-    if (!(Number.isSafeInteger(max) && max >= 4)) throw new RangeError(`maxLineBytes must be an integer >= 4; got ${String(max)}`)
+    if (!(Number.isSafeInteger(max) && max >= 4)) throw invalidOption(`options.maxLineBytes must be an integer >= 4; got ${String(max)}`)
     this.maxLineBytes = max
     this.#onLine = onLine
   }

@@ -25,6 +25,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:os'
+import { invalidOption } from '../errors.js'
 import { LineSplitter } from './lines.js'
 
 /** When a child that exited is started again. */
@@ -148,7 +149,7 @@ function signalGroup (child: ChildProcess, signal: NodeJS.Signals): void {
 export function startProcess (options: ManagedProcessOptions): ManagedProcess {
   const log = options.log ?? ((l: string) => { process.stderr.write(l + '\n') })
   const policy = options.restart ?? 'never'
-  if (!kRestartPolicies.includes(policy)) throw new TypeError(`restart must be one of ${kRestartPolicies.join(', ')}; got ${String(policy)}`)
+  if (!kRestartPolicies.includes(policy)) throw invalidOption(`options.restart must be one of ${kRestartPolicies.join(', ')}; got ${String(policy)}`)
   const baseMs = options.restartBaseMs ?? 1000
   const maxMs = options.restartMaxMs ?? 30_000
   installExitHook()

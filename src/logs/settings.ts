@@ -4,7 +4,7 @@
  * starts the model server processes and ships their output.
  */
 import type { Setting, Settings } from '../cli/config.js'
-import { ConfigError } from '../errors.js'
+import { invalidOption as invalid } from '../errors.js'
 import { resolveIdentity } from '../sagemaker/env.js'
 import { endpointLogGroup, endpointLogStream } from '../sagemaker/presets.js'
 import { kLogGroupNamePattern, kMaxEventMessageBytes } from './limits.js'
@@ -76,10 +76,6 @@ export interface ContainerLogsDeps {
   logSink?: LogSink
   log?: (line: string) => void
   env?: NodeJS.ProcessEnv
-}
-
-function invalid (message: string): ConfigError {
-  return new ConfigError(message, 'METRICS_ERR_INVALID_OPTION')
 }
 
 /** Builds the log sink named by `--log-sink` (undefined for `off`). */

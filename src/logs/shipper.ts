@@ -26,6 +26,7 @@
  *   the one offending event is found; that event is dropped and counted.
  */
 import { systemClock, type Clock } from '../core/clock.js'
+import { invalidOption } from '../errors.js'
 import { batchEnd, type QueuedEvent } from './batch.js'
 import { kMaxEventAgeMs, kMaxEventMessageBytes } from './limits.js'
 import { splitUtf8 } from './lines.js'
@@ -146,7 +147,7 @@ interface StreamState extends LogStreamWriter {
 /** Creates a shipper. */
 export function createLogShipper (options: LogShipperOptions): LogShipper {
   const sink = options.sink
-  if (typeof sink?.put !== 'function') throw new TypeError('options.sink must be a LogSink')
+  if (typeof sink?.put !== 'function') throw invalidOption('options.sink must be a LogSink (an object with put())')
   const clock = options.clock ?? systemClock
   const flushIntervalMs = options.flushIntervalMs ?? 1000
   const maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024
@@ -156,10 +157,10 @@ export function createLogShipper (options: LogShipperOptions): LogShipper {
   const random = options.random ?? Math.random
   const limits = { maxEvents: sink.maxEventsPerBatch, maxBytes: sink.maxBatchBytes }
   const overhead = sink.eventOverheadBytes
-  for (const [k, v] of Object.entries({ flushIntervalMs, maxQueuedBytes, retryBaseMs, retryMaxMs, maxMessage })) {
-    if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${k} must be a non-negative number; got ${String(v)}`)
+  for (const [k, v] of Object.entries({ flushIntervalMs, maxQueuedBytes, retryBaseMs, retryMaxMs, maxEventMessageBytes: maxMessage })) {
+    if (!(Number.isFinite(v) && v >= 0)) throw invalidOption(`options.${k} must be a non-negative number; got ${String(v)}`)
   }
-  if (maxMessage < 4) throw new RangeError(`maxEventMessageBytes must be at least 4; got ${maxMessage}`)
+  if (maxMessage < 4) throw invalidOption(`options.maxEventMessageBytes must be at least 4; got ${maxMessage}`)
 
   const lastWarn = new Map<string, number>()
   const warn = (key: string, message: string): void => {

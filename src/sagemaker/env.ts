@@ -8,7 +8,8 @@
  * (and containers often cannot reach it); pass `instanceId` or set `MINUTELY_INSTANCE_ID`.
  */
 import { hostname as osHostname } from 'node:os'
-import { describe, invalidOption } from './internal.js'
+import { describe } from './internal.js'
+import { invalidOption } from '../errors.js'
 import { checkOptionNames, optionNames } from '../option-names.js'
 
 /** Where a resolved identity field came from. */

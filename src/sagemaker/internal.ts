@@ -1,13 +1,8 @@
 /**
  * Small helpers shared by the SageMaker layer. Not part of the public API (the barrel
- * `index.ts` does not re-export them).
+ * `index.ts` does not re-export them). Option errors are `invalidOption` of `../errors.ts`,
+ * as everywhere else.
  */
-import { ConfigError } from '../errors.js'
-
-/** A {@link ConfigError} with the code every option error of this layer carries. */
-export function invalidOption (message: string): ConfigError {
-  return new ConfigError(message, 'METRICS_ERR_INVALID_OPTION')
-}
 
 /** A short, safe rendering of a bad value for an error message (never the whole object). */
 export function describe (v: unknown): string {

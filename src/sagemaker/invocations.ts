@@ -12,7 +12,8 @@
  * Per request, the hot path builds no strings and looks nothing up by dimensions: every
  * series is resolved once, here, through `recorder.series()`.
  */
-import { describe, invalidOption } from './internal.js'
+import { describe } from './internal.js'
+import { invalidOption } from '../errors.js'
 import { requireIdentity, resolveIdentity } from './env.js'
 import {
   kDefaultInvocationNamespace, kDimensionContainerName, kDimensionEndpointName, kDimensionVariantName,

@@ -28,7 +28,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { InvocationContext, InvocationMetrics } from './invocations.js'
-import { describe, invalidOption } from './internal.js'
+import { describe } from './internal.js'
+import { invalidOption } from '../errors.js'
 import { checkOptionNames, optionNames } from '../option-names.js'
 
 /**

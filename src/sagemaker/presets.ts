@@ -7,7 +7,8 @@
  * dashboard built for SageMaker's own metrics works on ours by changing only the namespace.
  * https://docs.aws.amazon.com/sagemaker/latest/dg/inference-pipeline-logs-metrics.html
  */
-import { describe, invalidOption as invalid } from './internal.js'
+import { describe } from './internal.js'
+import { invalidOption as invalid } from '../errors.js'
 import { kMaxDimensionValueLength, kMaxNamespaceLength, type StandardUnit } from '../limits.js'
 
 // ---------------------------------------------------------------------------------------------

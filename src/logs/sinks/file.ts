@@ -4,6 +4,7 @@
  * For machines without AWS access, and for a log collector that tails files.
  */
 import { open, type FileHandle } from 'node:fs/promises'
+import { invalidOption } from '../../errors.js'
 import { kEventOverheadBytes, kMaxBatchBytes, kMaxEventsPerBatch } from '../limits.js'
 import { LogSinkError, type LogEvent, type LogSink, type LogStreamRef } from '../sink.js'
 
@@ -15,7 +16,7 @@ export interface FileLogSinkOptions {
 
 /** Creates a sink that appends JSON lines to a file. Writes are serialised, so each batch lands whole and in order. */
 export function fileLogSink (options: FileLogSinkOptions): LogSink {
-  if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('options.path must be a file path')
+  if (typeof options?.path !== 'string' || options.path === '') throw invalidOption('options.path must be a file path')
   let fh: Promise<FileHandle> | undefined
   let chain: Promise<unknown> = Promise.resolve()
   return {

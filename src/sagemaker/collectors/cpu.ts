@@ -16,7 +16,8 @@
  */
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { describe, invalidOption } from '../internal.js'
+import { describe } from '../internal.js'
+import { invalidOption } from '../../errors.js'
 import { checkOptionNames, optionNames } from '../../option-names.js'
 import {
   detectCgroupV2Dir, kDefaultProcRoot, kMonotonicNow, readText, type LinuxPaths, type MonotonicClock,

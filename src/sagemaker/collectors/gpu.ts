@@ -8,7 +8,8 @@
  * https://docs.nvidia.com/deploy/nvidia-smi/index.html
  */
 import { execFile as cpExecFile } from 'node:child_process'
-import { describe, invalidOption } from '../internal.js'
+import { describe } from '../internal.js'
+import { invalidOption } from '../../errors.js'
 import { createWarnOnce, emitProcessWarning, type WarningHandler } from './common.js'
 import { checkOptionNames, optionNames } from '../../option-names.js'
 

@@ -9,7 +9,8 @@
  * utilisation, the Maximum its peak. CPU readings are rates over the interval since the
  * previous one, so consecutive readings tile the minute without gaps or overlaps.
  */
-import { describe, invalidOption } from '../internal.js'
+import { describe } from '../internal.js'
+import { invalidOption } from '../../errors.js'
 import { requireIdentity, resolveIdentity } from '../env.js'
 import {
   endpointHost, kDimensionHost, kInstanceMetricUnit, kInstanceNamespaces, trainingHost, transformHost,
