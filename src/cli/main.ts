@@ -14,7 +14,7 @@ import { kPipelineSettings, runPipelineCli, splitCommandGroups } from './pipelin
 import { createLogger, logProcessWarnings, type LogFormat, type LogLevel } from './logger.js'
 import { kIdentityEnv } from '../sagemaker/env.js'
 import { kVersion } from '../status/version.js'
-import { modelServerEndLine } from '../logs/settings.js'
+import { modelServerEndLine } from './container-logs.js'
 
 const kUsage = `usage: minutely <command> [options]
 

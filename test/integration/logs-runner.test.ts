@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { exitCodeOf, startProcess, type ExitInfo } from '../../src/logs/runner.js'
-import { kLogSettings, startContainerLogs } from '../../src/logs/settings.js'
+import { kLogSettings, startContainerLogs } from '../../src/cli/container-logs.js'
 import { resolveSettings } from '../../src/cli/config.js'
 import { kIdentitySettings } from '../../src/cli/instance-settings.js'
 

@@ -3,17 +3,17 @@
  * variable, in the same table format as the sidecar's settings; and the one function that
  * starts the model server processes and ships their output.
  */
-import type { Setting, Settings } from '../cli/config.js'
+import type { Setting, Settings } from './config.js'
 import { invalidOption as invalid } from '../errors.js'
 import { resolveIdentity } from '../sagemaker/env.js'
 import { endpointLogGroup, endpointLogStream } from '../sagemaker/presets.js'
-import { kLogGroupNamePattern, kMaxEventMessageBytes } from './limits.js'
-import { describeExit, kRestartPolicies, startProcess, type ManagedProcess, type RestartPolicy } from './runner.js'
-import { createLogShipper, type LogShipper, type LogShipperStats } from './shipper.js'
-import type { LogSink } from './sink.js'
-import { cloudWatchLogsSink } from './sinks/cloudwatch-logs.js'
-import { fileLogSink } from './sinks/file.js'
-import { stdoutLogSink } from './sinks/stdout.js'
+import { kLogGroupNamePattern, kMaxEventMessageBytes } from '../logs/limits.js'
+import { describeExit, kRestartPolicies, startProcess, type ManagedProcess, type RestartPolicy } from '../logs/runner.js'
+import { createLogShipper, type LogShipper, type LogShipperStats } from '../logs/shipper.js'
+import type { LogSink } from '../logs/sink.js'
+import { cloudWatchLogsSink } from '../logs/sinks/cloudwatch-logs.js'
+import { fileLogSink } from '../logs/sinks/file.js'
+import { stdoutLogSink } from '../logs/sinks/stdout.js'
 
 /** The log settings. `--region` comes from the sink settings. */
 export const kLogSettings: Setting[] = [
