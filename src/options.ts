@@ -1,6 +1,8 @@
 /**
- * Options of `createAggregator()`, their defaults, and the one normaliser the library, the
- * CLI flags and the environment all go through. Messages name the option and what to change.
+ * Options of `createAggregator()`, their defaults ({@link kDefaults}) and bounds
+ * ({@link kBounds}), and the one normaliser the library, the CLI flags and the environment all
+ * go through. The CLI's flags take their defaults and bounds from these tables. Messages name
+ * the option and what to change.
  */
 import { invalidOption } from './errors.js'
 import { checkNamespace } from './dimensions/validate.js'
@@ -108,6 +110,32 @@ export const kDefaults = Object.freeze({
   checkpointIntervalMs: 1_000,
 })
 
+/** The integer options: each has a default in {@link kDefaults} and bounds in {@link kBounds}. */
+export type IntegerOption = Exclude<keyof typeof kDefaults, 'defaultUnit'>
+
+/** The inclusive range of an integer option. */
+export interface Bounds { readonly min: number, readonly max: number }
+
+/**
+ * The range of each integer option. {@link normalizeOptions} enforces it, and the CLI's flags
+ * take their defaults and bounds from here, so that no limit is written twice.
+ */
+export const kBounds: { readonly [K in IntegerOption]: Bounds } = Object.freeze({
+  maxDimensions: { min: 0, max: kCloudWatchMaxDimensions },
+  gracePeriodMs: { min: 0, max: 10 * 60_000 },
+  precisionBits: { min: kMinPrecisionBits, max: kMaxPrecisionBits },
+  maxSeries: { min: 1, max: 10_000_000 },
+  seriesIdleMinutes: { min: 1, max: 24 * 60 },
+  maxConcurrentRequests: { min: 1, max: 64 },
+  maxQueuedBytes: { min: 1_048_576, max: 2 ** 40 },
+  retryBaseMs: { min: 1, max: 3_600_000 },
+  retryMaxMs: { min: 1, max: 3_600_000 },
+  closeTimeoutMs: { min: 0, max: 3_600_000 },
+  warningIntervalMs: { min: 0, max: 3_600_000 },
+  spoolMaxBytes: { min: 1_048_576, max: 2 ** 50 },
+  checkpointIntervalMs: { min: 100, max: 3_600_000 },
+})
+
 /** The options {@link normalizeOptions} knows; any other name is refused as a typo. */
 export const kAggregatorOptionNames = optionNames<AggregatorOptions>({
   namespace: true, sink: true, maxDimensions: true, defaultUnit: true, gracePeriodMs: true, precisionBits: true,
@@ -120,9 +148,11 @@ function bad (path: string, what: string, got: unknown): never {
   throw invalidOption(`options.${path} ${what}; got ${JSON.stringify(got) ?? String(got)}`)
 }
 
-function int (o: Record<string, unknown>, key: string, def: number, min: number, max: number): number {
+/** An integer option: its default when absent, else checked against its bounds. */
+function int (o: Record<string, unknown>, key: IntegerOption): number {
   const v = o[key]
-  if (v === undefined) return def
+  if (v === undefined) return kDefaults[key]
+  const { min, max } = kBounds[key]
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(key, `must be an integer from ${min} to ${max}`, v)
   return v
 }
@@ -151,28 +181,28 @@ export function normalizeOptions (options: AggregatorOptions): ResolvedOptions {
   }
   const clock = options.clock ?? systemClock
   if (typeof clock.now !== 'function' || typeof clock.setTimer !== 'function') bad('clock', 'must implement now(), setTimer() and clearTimer()', typeof clock)
-  const retryBaseMs = int(o, 'retryBaseMs', kDefaults.retryBaseMs, 1, 3_600_000)
-  const retryMaxMs = int(o, 'retryMaxMs', kDefaults.retryMaxMs, 1, 3_600_000)
+  const retryBaseMs = int(o, 'retryBaseMs')
+  const retryMaxMs = int(o, 'retryMaxMs')
   if (retryMaxMs < retryBaseMs) bad('retryMaxMs', `must be at least retryBaseMs (${retryBaseMs})`, retryMaxMs)
   return {
     namespace: options.namespace,
     sink,
-    maxDimensions: int(o, 'maxDimensions', kDefaults.maxDimensions, 0, kCloudWatchMaxDimensions),
+    maxDimensions: int(o, 'maxDimensions'),
     defaultUnit,
-    gracePeriodMs: int(o, 'gracePeriodMs', kDefaults.gracePeriodMs, 0, 10 * 60_000),
-    precisionBits: int(o, 'precisionBits', kDefaults.precisionBits, kMinPrecisionBits, kMaxPrecisionBits),
-    maxSeries: int(o, 'maxSeries', kDefaults.maxSeries, 1, 10_000_000),
-    seriesIdleMinutes: int(o, 'seriesIdleMinutes', kDefaults.seriesIdleMinutes, 1, 24 * 60),
-    maxConcurrentRequests: int(o, 'maxConcurrentRequests', kDefaults.maxConcurrentRequests, 1, 64),
-    maxQueuedBytes: int(o, 'maxQueuedBytes', kDefaults.maxQueuedBytes, 1_048_576, 2 ** 40),
+    gracePeriodMs: int(o, 'gracePeriodMs'),
+    precisionBits: int(o, 'precisionBits'),
+    maxSeries: int(o, 'maxSeries'),
+    seriesIdleMinutes: int(o, 'seriesIdleMinutes'),
+    maxConcurrentRequests: int(o, 'maxConcurrentRequests'),
+    maxQueuedBytes: int(o, 'maxQueuedBytes'),
     retryBaseMs,
     retryMaxMs,
-    closeTimeoutMs: int(o, 'closeTimeoutMs', kDefaults.closeTimeoutMs, 0, 3_600_000),
-    warningIntervalMs: int(o, 'warningIntervalMs', kDefaults.warningIntervalMs, 0, 3_600_000),
+    closeTimeoutMs: int(o, 'closeTimeoutMs'),
+    warningIntervalMs: int(o, 'warningIntervalMs'),
     onWarning: options.onWarning,
     spoolDir: spoolDir(options.spoolDir),
-    spoolMaxBytes: int(o, 'spoolMaxBytes', kDefaults.spoolMaxBytes, 1_048_576, 2 ** 50),
-    checkpointIntervalMs: int(o, 'checkpointIntervalMs', kDefaults.checkpointIntervalMs, 100, 3_600_000),
+    spoolMaxBytes: int(o, 'spoolMaxBytes'),
+    checkpointIntervalMs: int(o, 'checkpointIntervalMs'),
     clock,
     random: options.random ?? Math.random,
   }

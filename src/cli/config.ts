@@ -7,61 +7,133 @@ import { parseArgs } from 'node:util'
 import { ConfigError, invalidOption } from '../errors.js'
 import { isStandardUnit, kStandardUnits } from '../limits.js'
 import { closestName } from '../option-names.js'
+import { kBounds, kDefaults, type IntegerOption } from '../options.js'
+import { kDefaultMaxBodyBytes } from '../listeners/http.js'
 
 /** `port`: an integer 0..65535 (0: any free port) or `off` (resolved to false). `map`: `k=v,k2=v2` (resolved to an object). */
 export type SettingType = 'string' | 'integer' | 'boolean' | 'list' | 'port' | 'map'
 
 export interface Setting {
-  flag: string
-  env: string
-  type: SettingType
-  default?: string | number | boolean
-  help: string
+  readonly flag: string
+  readonly env: string
+  readonly type: SettingType
+  readonly default?: string | number | boolean
+  readonly help: string
   /** Hidden from logs (tokens). */
-  secret?: boolean
+  readonly secret?: boolean
   /** Bounds of an integer setting (inclusive). */
-  min?: number
-  max?: number
+  readonly min?: number
+  readonly max?: number
+  /** The library option it sets, when its name is not the flag's (`grace-ms` → `gracePeriodMs`). */
+  readonly option?: string
 }
 
-export const kSettings: Setting[] = [
-  { flag: 'sink', env: 'MINUTELY_SINK', type: 'string', default: 'cloudwatch', help: 'where sealed minutes go: cloudwatch | emf | memory' },
-  { flag: 'namespace', env: 'MINUTELY_NAMESPACE', type: 'string', default: 'Minutely', help: 'CloudWatch namespace (must not start with AWS/)' },
-  { flag: 'region', env: 'MINUTELY_REGION', type: 'string', help: 'AWS region (default: the AWS SDK\'s chain: AWS_REGION, region in the profile)' },
-  { flag: 'cloudwatch-endpoint', env: 'MINUTELY_CLOUDWATCH_ENDPOINT', type: 'string', help: 'CloudWatch endpoint URL (default: the AWS SDK\'s chain: AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, endpoint_url in the profile; else AWS)' },
-  { flag: 'no-compression', env: 'MINUTELY_NO_COMPRESSION', type: 'boolean', help: 'do not gzip PutMetricData bodies (default: the AWS SDK\'s chain: AWS_DISABLE_REQUEST_COMPRESSION, disable_request_compression in the profile; else gzip)' },
-  { flag: 'http-port', env: 'MINUTELY_HTTP_PORT', type: 'integer', min: 0, max: 65535, default: 8126, help: 'HTTP ingest port (0: any free port)' },
-  { flag: 'bind', env: 'MINUTELY_BIND', type: 'string', default: '127.0.0.1', help: 'address the listeners bind' },
-  { flag: 'max-dimensions', env: 'MINUTELY_MAX_DIMENSIONS', type: 'integer', min: 0, max: 30, default: 10, help: 'most dimensions a series may have (≤ 30)' },
-  { flag: 'max-series', env: 'MINUTELY_MAX_SERIES', type: 'integer', min: 1, max: 10_000_000, default: 20000, help: 'cap on distinct series; past it samples go to an overflow series' },
-  { flag: 'grace-ms', env: 'MINUTELY_GRACE_MS', type: 'integer', min: 0, max: 600_000, default: 5000, help: 'how long after a minute ends it is sealed' },
-  { flag: 'precision-bits', env: 'MINUTELY_PRECISION_BITS', type: 'integer', min: 4, max: 10, default: 6, help: 'histogram precision: 6 → percentiles within 0.78%, 7 → 0.39%' },
-  { flag: 'max-body-bytes', env: 'MINUTELY_MAX_BODY_BYTES', type: 'integer', min: 1, default: 1048576, help: 'largest HTTP body accepted' },
-  { flag: 'close-timeout-ms', env: 'MINUTELY_CLOSE_TIMEOUT_MS', type: 'integer', min: 0, max: 3_600_000, default: 10000, help: 'on SIGTERM, how long to spend publishing before exit' },
-  { flag: 'statsd-port', env: 'MINUTELY_STATSD_PORT', type: 'port', default: 8125, help: 'StatsD/DogStatsD UDP port on --bind (0: any free port; off: none)' },
-  { flag: 'statsd-socket', env: 'MINUTELY_STATSD_SOCKET', type: 'string', help: 'also listen for StatsD on this Unix datagram socket path (needs the optional package unix-dgram)' },
-  { flag: 'statsd-units', env: 'MINUTELY_STATSD_UNITS', type: 'map', help: 'CloudWatch unit per StatsD metric, e.g. ModelLatency=Microseconds,OverheadLatency=Microseconds (ms timers are Milliseconds otherwise)' },
-  { flag: 'emf-port', env: 'MINUTELY_EMF_PORT', type: 'port', default: 25888, help: 'EMF agent port, TCP and UDP, on --bind (aws-embedded-metrics Agent mode; 0: any free port; off: none)' },
-  { flag: 'ingest-threads', env: 'MINUTELY_INGEST_THREADS', type: 'integer', default: 0, help: 'worker threads parsing StatsD/EMF (0: one per core beyond the first, 1..4)' },
-  { flag: 'udp-recv-buffer-bytes', env: 'MINUTELY_UDP_RECV_BUFFER_BYTES', type: 'integer', default: 16777216, help: 'UDP receive buffer asked of the kernel (capped by net.core.rmem_max)' },
-  { flag: 'max-datagram-bytes', env: 'MINUTELY_MAX_DATAGRAM_BYTES', type: 'integer', default: 65535, help: 'larger StatsD/EMF datagrams are rejected (too_large)' },
-  { flag: 'spool-dir', env: 'MINUTELY_SPOOL_DIR', type: 'string', help: 'disk spool: sealed minutes are journaled here before they are sent (replayed after a crash or outage), open minutes checkpointed; created owner-only' },
-  { flag: 'spool-max-bytes', env: 'MINUTELY_SPOOL_MAX_BYTES', type: 'integer', min: 1_048_576, default: 1_073_741_824, help: 'most bytes the spool may hold; past it the oldest batches are dropped and counted' },
-  { flag: 'checkpoint-interval-ms', env: 'MINUTELY_CHECKPOINT_INTERVAL_MS', type: 'integer', min: 100, max: 3_600_000, default: 1000, help: 'how often open minutes are checkpointed to the spool (the most a crash loses)' },
-  { flag: 'max-queued-bytes', env: 'MINUTELY_MAX_QUEUED_BYTES', type: 'integer', min: 1_048_576, default: 67_108_864, help: 'memory budget of the publish queue; past it batches spill to the spool (or, without one, the oldest are dropped and counted)' },
-  { flag: 'auth-token', env: 'MINUTELY_AUTH_TOKEN', type: 'string', secret: true, help: 'require "authorization: Bearer <token>" on every HTTP route but /healthz (never logged)' },
-  { flag: 'auth-token-file', env: 'MINUTELY_AUTH_TOKEN_FILE', type: 'string', help: 'read the bearer token from this file (first line)' },
-  { flag: 'no-status-page', env: 'MINUTELY_NO_STATUS_PAGE', type: 'boolean', default: false, help: 'do not serve the status page (/), /api/status and /metrics' },
-  { flag: 'self-metrics', env: 'MINUTELY_SELF_METRICS', type: 'boolean', default: false, help: 'also publish minutely\'s own metrics (accepted, rejected, queue, spool, requests) every 10 s' },
-  { flag: 'self-metrics-namespace', env: 'MINUTELY_SELF_METRICS_NAMESPACE', type: 'string', help: 'namespace of the self-metrics (default <namespace>/minutely)' },
-  { flag: 'log-format', env: 'MINUTELY_LOG_FORMAT', type: 'string', default: 'auto', help: 'the sidecar\'s own log lines on stderr: json | pretty | auto (pretty on a terminal)' },
-  { flag: 'log-level', env: 'MINUTELY_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
-  { flag: 'config', env: 'MINUTELY_CONFIG', type: 'string', help: 'JSON file of settings, keyed by flag name ({"statsd-units": {"ModelLatency": "Microseconds"}}); flags and variables win' },
+/** What a setting of each type resolves to. */
+interface SettingValues {
+  string: string
+  integer: number
+  boolean: boolean
+  list: string[]
+  port: number | false
+  map: Record<string, string>
+}
+
+/** `max-series` → `maxSeries`: the key of a flag in the resolved settings. */
+export type CamelCase<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S
+
+/** The value a setting resolves to: lists and maps are never absent; others only without a default. */
+type ValueOf<S extends Setting> = S extends { type: 'list' | 'map' } | { default: string | number | boolean }
+  ? SettingValues[S['type']]
+  : SettingValues[S['type']] | undefined
+
+/** Carries, in a setting's type only, the key and the value it resolves to (see {@link setting}). */
+export declare const kResolvesTo: unique symbol
+
+/** A {@link Setting} whose type knows its key in the resolved settings and its value type. */
+export interface TypedSetting<K extends string, V> extends Setting {
+  readonly [kResolvesTo]?: [K, V]
+}
+
+/**
+ * Declares a setting: the flag's name gives its key (`max-series` → `maxSeries`), its `type`
+ * and whether it has a default give the value's type, so that the settings a table resolves
+ * to ({@link SettingsOf}) are typed with no cast where they are read.
+ */
+export function setting<const S extends Setting> (s: S): TypedSetting<CamelCase<S['flag']>, ValueOf<S>> {
+  return s
+}
+
+/** The resolved settings of a table: flag name → camelCase key → value type by `type`. */
+export type SettingsOf<T extends readonly Setting[]> = {
+  -readonly [S in T[number] as S extends TypedSetting<infer K, unknown> ? K : never]: S extends TypedSetting<string, infer V> ? V : never
+}
+
+/**
+ * The default and bounds of a setting that is an integer option of the engine, from the
+ * engine's own tables ({@link kDefaults}, {@link kBounds}): each is written once, in options.ts.
+ */
+export function engineOption<K extends IntegerOption> (option: K): { option: K, default: number, min: number, max: number } {
+  return { option, default: kDefaults[option], ...kBounds[option] }
+}
+
+export const kSettings = [
+  setting({ flag: 'sink', env: 'MINUTELY_SINK', type: 'string', default: 'cloudwatch', help: 'where sealed minutes go: cloudwatch | emf | memory' }),
+  setting({ flag: 'namespace', env: 'MINUTELY_NAMESPACE', type: 'string', default: 'Minutely', help: 'CloudWatch namespace (must not start with AWS/)' }),
+  setting({ flag: 'region', env: 'MINUTELY_REGION', type: 'string', help: 'AWS region (default: the AWS SDK\'s chain: AWS_REGION, region in the profile)' }),
+  setting({ flag: 'cloudwatch-endpoint', env: 'MINUTELY_CLOUDWATCH_ENDPOINT', type: 'string', help: 'CloudWatch endpoint URL (default: the AWS SDK\'s chain: AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, endpoint_url in the profile; else AWS)' }),
+  setting({ flag: 'no-compression', env: 'MINUTELY_NO_COMPRESSION', type: 'boolean', help: 'do not gzip PutMetricData bodies (default: the AWS SDK\'s chain: AWS_DISABLE_REQUEST_COMPRESSION, disable_request_compression in the profile; else gzip)' }),
+  setting({ flag: 'http-port', env: 'MINUTELY_HTTP_PORT', type: 'integer', min: 0, max: 65535, default: 8126, help: 'HTTP ingest port (0: any free port)' }),
+  setting({ flag: 'bind', env: 'MINUTELY_BIND', type: 'string', default: '127.0.0.1', help: 'address the listeners bind' }),
+  setting({ flag: 'max-dimensions', env: 'MINUTELY_MAX_DIMENSIONS', type: 'integer', ...engineOption('maxDimensions'), help: `most dimensions a series may have (≤ ${kBounds.maxDimensions.max})` }),
+  setting({ flag: 'max-series', env: 'MINUTELY_MAX_SERIES', type: 'integer', ...engineOption('maxSeries'), help: 'cap on distinct series; past it samples go to an overflow series' }),
+  setting({ flag: 'grace-ms', env: 'MINUTELY_GRACE_MS', type: 'integer', ...engineOption('gracePeriodMs'), help: 'how long after a minute ends it is sealed' }),
+  setting({ flag: 'precision-bits', env: 'MINUTELY_PRECISION_BITS', type: 'integer', ...engineOption('precisionBits'), help: 'histogram precision: 6 → percentiles within 0.78%, 7 → 0.39%' }),
+  setting({ flag: 'max-body-bytes', env: 'MINUTELY_MAX_BODY_BYTES', type: 'integer', min: 1, default: kDefaultMaxBodyBytes, help: 'largest HTTP body accepted' }),
+  setting({ flag: 'close-timeout-ms', env: 'MINUTELY_CLOSE_TIMEOUT_MS', type: 'integer', ...engineOption('closeTimeoutMs'), help: 'on SIGTERM, how long to spend publishing before exit' }),
+  setting({ flag: 'statsd-port', env: 'MINUTELY_STATSD_PORT', type: 'port', default: 8125, help: 'StatsD/DogStatsD UDP port on --bind (0: any free port; off: none)' }),
+  setting({ flag: 'statsd-socket', env: 'MINUTELY_STATSD_SOCKET', type: 'string', help: 'also listen for StatsD on this Unix datagram socket path (needs the optional package unix-dgram)' }),
+  setting({ flag: 'statsd-units', env: 'MINUTELY_STATSD_UNITS', type: 'map', help: 'CloudWatch unit per StatsD metric, e.g. ModelLatency=Microseconds,OverheadLatency=Microseconds (ms timers are Milliseconds otherwise)' }),
+  setting({ flag: 'emf-port', env: 'MINUTELY_EMF_PORT', type: 'port', default: 25888, help: 'EMF agent port, TCP and UDP, on --bind (aws-embedded-metrics Agent mode; 0: any free port; off: none)' }),
+  setting({ flag: 'ingest-threads', env: 'MINUTELY_INGEST_THREADS', type: 'integer', default: 0, help: 'worker threads parsing StatsD/EMF (0: one per core beyond the first, 1..4)' }),
+  setting({ flag: 'udp-recv-buffer-bytes', env: 'MINUTELY_UDP_RECV_BUFFER_BYTES', type: 'integer', default: 16777216, help: 'UDP receive buffer asked of the kernel (capped by net.core.rmem_max)' }),
+  setting({ flag: 'max-datagram-bytes', env: 'MINUTELY_MAX_DATAGRAM_BYTES', type: 'integer', default: 65535, help: 'larger StatsD/EMF datagrams are rejected (too_large)' }),
+  setting({ flag: 'spool-dir', env: 'MINUTELY_SPOOL_DIR', type: 'string', help: 'disk spool: sealed minutes are journaled here before they are sent (replayed after a crash or outage), open minutes checkpointed; created owner-only' }),
+  setting({ flag: 'spool-max-bytes', env: 'MINUTELY_SPOOL_MAX_BYTES', type: 'integer', ...engineOption('spoolMaxBytes'), help: 'most bytes the spool may hold; past it the oldest batches are dropped and counted' }),
+  setting({ flag: 'checkpoint-interval-ms', env: 'MINUTELY_CHECKPOINT_INTERVAL_MS', type: 'integer', ...engineOption('checkpointIntervalMs'), help: 'how often open minutes are checkpointed to the spool (the most a crash loses)' }),
+  setting({ flag: 'max-queued-bytes', env: 'MINUTELY_MAX_QUEUED_BYTES', type: 'integer', ...engineOption('maxQueuedBytes'), help: 'memory budget of the publish queue; past it batches spill to the spool (or, without one, the oldest are dropped and counted)' }),
+  setting({ flag: 'auth-token', env: 'MINUTELY_AUTH_TOKEN', type: 'string', secret: true, help: 'require "authorization: Bearer <token>" on every HTTP route but /healthz (never logged)' }),
+  setting({ flag: 'auth-token-file', env: 'MINUTELY_AUTH_TOKEN_FILE', type: 'string', help: 'read the bearer token from this file (first line)' }),
+  setting({ flag: 'no-status-page', env: 'MINUTELY_NO_STATUS_PAGE', type: 'boolean', default: false, help: 'do not serve the status page (/), /api/status and /metrics' }),
+  setting({ flag: 'self-metrics', env: 'MINUTELY_SELF_METRICS', type: 'boolean', default: false, help: 'also publish minutely\'s own metrics (accepted, rejected, queue, spool, requests) every 10 s' }),
+  setting({ flag: 'self-metrics-namespace', env: 'MINUTELY_SELF_METRICS_NAMESPACE', type: 'string', help: 'namespace of the self-metrics (default <namespace>/minutely)' }),
+  setting({ flag: 'log-format', env: 'MINUTELY_LOG_FORMAT', type: 'string', default: 'auto', help: 'the sidecar\'s own log lines on stderr: json | pretty | auto (pretty on a terminal)' }),
+  setting({ flag: 'log-level', env: 'MINUTELY_LOG_LEVEL', type: 'string', default: 'info', help: 'fatal | error | warn | info | debug | trace | silent' }),
+  setting({ flag: 'config', env: 'MINUTELY_CONFIG', type: 'string', help: 'JSON file of settings, keyed by flag name ({"statsd-units": {"ModelLatency": "Microseconds"}}); flags and variables win' }),
 ]
 
-export type Settings = Record<string, string | number | boolean | string[] | Record<string, string> | undefined>
+/** Keeps the first setting of each flag (a command's table is made of shared parts). */
+export function uniqueFlags<S extends Setting> (settings: readonly S[]): S[] {
+  const seen = new Set<string>()
+  return settings.filter(s => { if (seen.has(s.flag)) return false; seen.add(s.flag); return true })
+}
+
+/** The sidecar's engine, listener, spool and log settings (without instance metrics and model servers). */
+export type CoreSettings = SettingsOf<typeof kSettings>
+
+/** What the engine of the sidecar and of the pipeline proxy is built from (see `aggregatorFromSettings`). */
+export type EngineSettings = Pick<CoreSettings, 'namespace' | 'maxDimensions' | 'maxSeries' | 'graceMs' | 'precisionBits' | 'closeTimeoutMs' |
+  'maxQueuedBytes' | 'spoolDir' | 'spoolMaxBytes' | 'checkpointIntervalMs'>
+
+/** What the metric sink is built from (see `sinkFromSettings`). */
+export type SinkSettings = Pick<CoreSettings, 'sink' | 'region' | 'cloudwatchEndpoint' | 'noCompression'>
 
 function camel (flag: string): string { return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) }
+
+/** The values of a table's secret settings (`--auth-token`): never to be printed. */
+export function secretValues (settings: readonly Setting[], values: object): string[] {
+  const v = new Map(Object.entries(values))
+  return settings.filter(s => s.secret === true).map(s => v.get(camel(s.flag))).filter((x): x is string => typeof x === 'string')
+}
 
 /** The flags every command takes besides its settings. */
 const kCommandFlags = { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } as const
@@ -70,7 +142,7 @@ const kCommandFlags = { help: { type: 'boolean', short: 'h' }, version: { type: 
  * Parses a command's flags (its settings, `--help`, `--version`); throws a ConfigError naming a
  * flag it does not take and the closest one it does (`--namespce`: did you mean --namespace?).
  */
-export function parseCommandLine (command: string, settings: Setting[], args: string[]): Record<string, string | boolean | string[] | undefined> {
+export function parseCommandLine (command: string, settings: readonly Setting[], args: string[]): Record<string, string | boolean | string[] | undefined> {
   try {
     return parseArgs({ args, options: { ...parseArgsOptions(settings), ...kCommandFlags }, strict: true, allowPositionals: false }).values
   } catch (err) {
@@ -91,7 +163,7 @@ export function parseCommandLine (command: string, settings: Setting[], args: st
  * `unknown variable MINUTELY_NAMESPCE ignored; did you mean MINUTELY_NAMESPACE (--namespace)?`.
  * `known` adds the variables that other commands, or the library itself, read.
  */
-export function unknownVariables (command: string, settings: Setting[], env: NodeJS.ProcessEnv, known: Iterable<string> = []): string[] {
+export function unknownVariables (command: string, settings: readonly Setting[], env: NodeJS.ProcessEnv, known: Iterable<string> = []): string[] {
   const read = new Set([...settings.map(s => s.env), ...known])
   const out: string[] = []
   for (const name of Object.keys(env).sort()) {
@@ -105,14 +177,14 @@ export function unknownVariables (command: string, settings: Setting[], env: Nod
 }
 
 /** parseArgs option descriptors for the settings. */
-export function parseArgsOptions (settings: Setting[]): Record<string, { type: 'string' | 'boolean', multiple?: boolean }> {
+export function parseArgsOptions (settings: readonly Setting[]): Record<string, { type: 'string' | 'boolean', multiple?: boolean }> {
   const o: Record<string, { type: 'string' | 'boolean', multiple?: boolean }> = {}
   for (const s of settings) o[s.flag] = s.type === 'boolean' ? { type: 'boolean' } : s.type === 'list' ? { type: 'string', multiple: true } : { type: 'string' }
   return o
 }
 
 /** Reads the `--config` JSON file: an object keyed by flag name. */
-function readConfigFile (path: string, settings: Setting[]): Record<string, unknown> {
+function readConfigFile (path: string, settings: readonly Setting[]): Record<string, unknown> {
   let doc: unknown
   try {
     doc = JSON.parse(readFileSync(path, 'utf8'))
@@ -155,8 +227,8 @@ function parseUnitMap (raw: unknown, from: string): Record<string, string> {
  * Resolves settings from parsed flags, then the environment, then the `--config` file, then
  * defaults. Throws a ConfigError naming the flag.
  */
-export function resolveSettings (settings: Setting[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Settings {
-  const out: Settings = {}
+export function resolveSettings<const T extends readonly Setting[]> (settings: T, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): SettingsOf<T> {
+  const out: Record<string, unknown> = {}
   const hasConfig = settings.some(s => s.flag === 'config')
   const configPath = hasConfig ? (flags.config ?? (env.MINUTELY_CONFIG !== '' ? env.MINUTELY_CONFIG : undefined)) as string | undefined : undefined
   const file = configPath !== undefined ? readConfigFile(configPath, settings) : {}
@@ -202,11 +274,12 @@ export function resolveSettings (settings: Setting[], flags: Record<string, unkn
         out[key] = String(raw)
     }
   }
-  return out
+  // Each key and value is the one its setting's type says (setting(), SettingsOf).
+  return out as SettingsOf<T>
 }
 
 /** The --help text of a command. */
-export function helpText (command: string, summary: string, settings: Setting[]): string {
+export function helpText (command: string, summary: string, settings: readonly Setting[]): string {
   const lines = [`usage: minutely ${command} [options]`, '', summary, '', 'options (each also as an environment variable):']
   for (const s of settings) {
     const flag = `--${s.flag}${s.type === 'boolean' ? '' : ' <' + (s.type === 'integer' ? 'n' : s.type === 'port' ? 'port|off' : s.type === 'map' ? 'k=v,...' : 'value') + '>'}`
@@ -216,13 +289,13 @@ export function helpText (command: string, summary: string, settings: Setting[])
   return lines.join('\n')
 }
 
-/** The setting behind the library option `key` (`maxSeries` → --max-series), if any. */
-function settingOf (key: string, settings: Setting[]): Setting | undefined {
-  return settings.find(x => camel(x.flag) === key || (key === 'gracePeriodMs' && x.flag === 'grace-ms'))
+/** The setting behind the library option `key` (`maxSeries` → --max-series, `gracePeriodMs` → --grace-ms), if any. */
+function settingOf (key: string, settings: readonly Setting[]): Setting | undefined {
+  return settings.find(x => (x.option ?? camel(x.flag)) === key)
 }
 
 /** Turns `options.fooBar` in a library ConfigError into the flag and variable that set it. */
-export function flagError (err: unknown, settings: Setting[]): unknown {
+export function flagError (err: unknown, settings: readonly Setting[]): unknown {
   if (!(err instanceof ConfigError)) return err
   const msg = err.message.replace(/options\.([a-zA-Z]+)/g, (m, key: string) => {
     const s = settingOf(key, settings)
@@ -232,7 +305,7 @@ export function flagError (err: unknown, settings: Setting[]): unknown {
 }
 
 /** Turns `options.fooBar` in a library message (a warning, a rejection) into the flag that sets it. */
-export function flagText (message: string, settings: Setting[]): string {
+export function flagText (message: string, settings: readonly Setting[]): string {
   return message.replace(/options\.([a-zA-Z]+)/g, (m, key: string) => {
     const s = settingOf(key, settings)
     return s === undefined ? m : `--${s.flag}`

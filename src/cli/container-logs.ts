@@ -3,31 +3,39 @@
  * variable, in the same table format as the sidecar's settings; and the one function that
  * starts the model server processes and ships their output.
  */
-import type { Setting, Settings } from './config.js'
+import { setting, type CoreSettings, type SettingsOf } from './config.js'
+import type { IdentitySettings } from './instance-settings.js'
 import { invalidOption as invalid } from '../errors.js'
 import { resolveIdentity } from '../sagemaker/env.js'
 import { endpointLogGroup, endpointLogStream } from '../sagemaker/presets.js'
-import { kLogGroupNamePattern, kMaxEventMessageBytes } from '../logs/limits.js'
-import { describeExit, kRestartPolicies, startProcess, type ManagedProcess, type RestartPolicy } from '../logs/runner.js'
-import { createLogShipper, type LogShipper, type LogShipperStats } from '../logs/shipper.js'
+import { kEventOverheadBytes, kLogGroupNamePattern, kMaxEventMessageBytes } from '../logs/limits.js'
+import { describeExit, kDefaultRestartPolicy, kDefaultStopTimeoutMs, kRestartPolicies, startProcess, type ManagedProcess, type RestartPolicy } from '../logs/runner.js'
+import { createLogShipper, kLogShipperDefaults, type LogShipper, type LogShipperStats } from '../logs/shipper.js'
 import type { LogSink } from '../logs/sink.js'
 import { cloudWatchLogsSink } from '../logs/sinks/cloudwatch-logs.js'
 import { fileLogSink } from '../logs/sinks/file.js'
 import { stdoutLogSink } from '../logs/sinks/stdout.js'
 
 /** The log settings. `--region` comes from the sink settings. */
-export const kLogSettings: Setting[] = [
-  { flag: 'log-sink', env: 'MINUTELY_LOG_SINK', type: 'string', default: 'auto', help: 'where the model servers\' stdout/stderr lines go: cloudwatch | file | stdout | off | auto (cloudwatch when --sink is cloudwatch, else stdout)' },
-  { flag: 'log-file', env: 'MINUTELY_LOG_FILE', type: 'string', help: 'the file of --log-sink file (JSON lines: logGroup, logStream, timestamp, message)' },
-  { flag: 'logs-endpoint', env: 'MINUTELY_LOGS_ENDPOINT', type: 'string', help: 'CloudWatch Logs endpoint URL (default: the AWS SDK\'s chain: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, endpoint_url in the profile; else AWS)' },
-  { flag: 'log-group', env: 'MINUTELY_LOG_GROUP', type: 'string', help: 'log group (default /aws/sagemaker/Endpoints/<endpoint-name>)' },
-  { flag: 'log-flush-ms', env: 'MINUTELY_LOG_FLUSH_MS', type: 'integer', default: 1000, help: 'longest time a log line waits before it is sent' },
-  { flag: 'log-max-line-bytes', env: 'MINUTELY_LOG_MAX_LINE_BYTES', type: 'integer', default: kMaxEventMessageBytes, help: 'longer lines are split into several events (at most 262118: 256 KB less the 26-byte event overhead)' },
-  { flag: 'log-max-queued-bytes', env: 'MINUTELY_LOG_MAX_QUEUED_BYTES', type: 'integer', default: 64 * 1024 * 1024, help: 'memory for log lines waiting to be sent; past it lines are dropped (and the gap is marked)' },
-  { flag: 'restart-model-servers', env: 'MINUTELY_RESTART_MODEL_SERVERS', type: 'boolean', default: false, help: 'restart a model server that exits or cannot start, with backoff (1 s doubling to 30 s, reset after a minute up), instead of publishing everything and exiting with its status (turns --restart never into always)' },
-  { flag: 'restart', env: 'MINUTELY_RESTART', type: 'string', default: 'never', help: 'when a model server that exits is restarted: never (minutely exits with its status) | on-failure | always' },
-  { flag: 'stop-timeout-ms', env: 'MINUTELY_STOP_TIMEOUT_MS', type: 'integer', default: 5000, help: 'on shutdown, how long model server processes get between SIGTERM and SIGKILL' },
+export const kLogSettings = [
+  setting({ flag: 'log-sink', env: 'MINUTELY_LOG_SINK', type: 'string', default: 'auto', help: 'where the model servers\' stdout/stderr lines go: cloudwatch | file | stdout | off | auto (cloudwatch when --sink is cloudwatch, else stdout)' }),
+  setting({ flag: 'log-file', env: 'MINUTELY_LOG_FILE', type: 'string', help: 'the file of --log-sink file (JSON lines: logGroup, logStream, timestamp, message)' }),
+  setting({ flag: 'logs-endpoint', env: 'MINUTELY_LOGS_ENDPOINT', type: 'string', help: 'CloudWatch Logs endpoint URL (default: the AWS SDK\'s chain: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, endpoint_url in the profile; else AWS)' }),
+  setting({ flag: 'log-group', env: 'MINUTELY_LOG_GROUP', type: 'string', help: 'log group (default /aws/sagemaker/Endpoints/<endpoint-name>)' }),
+  setting({ flag: 'log-flush-ms', env: 'MINUTELY_LOG_FLUSH_MS', type: 'integer', default: kLogShipperDefaults.flushIntervalMs, help: 'longest time a log line waits before it is sent' }),
+  setting({ flag: 'log-max-line-bytes', env: 'MINUTELY_LOG_MAX_LINE_BYTES', type: 'integer', default: kMaxEventMessageBytes, help: `longer lines are split into several events (at most ${kMaxEventMessageBytes}: 256 KB less the ${kEventOverheadBytes}-byte event overhead)` }),
+  setting({ flag: 'log-max-queued-bytes', env: 'MINUTELY_LOG_MAX_QUEUED_BYTES', type: 'integer', default: kLogShipperDefaults.maxQueuedBytes, help: 'memory for log lines waiting to be sent; past it lines are dropped (and the gap is marked)' }),
+  setting({ flag: 'restart-model-servers', env: 'MINUTELY_RESTART_MODEL_SERVERS', type: 'boolean', default: false, help: 'restart a model server that exits or cannot start, with backoff (1 s doubling to 30 s, reset after a minute up), instead of publishing everything and exiting with its status (turns --restart never into always)' }),
+  setting({ flag: 'restart', env: 'MINUTELY_RESTART', type: 'string', default: kDefaultRestartPolicy, help: 'when a model server that exits is restarted: never (minutely exits with its status) | on-failure | always' }),
+  setting({ flag: 'stop-timeout-ms', env: 'MINUTELY_STOP_TIMEOUT_MS', type: 'integer', default: kDefaultStopTimeoutMs, help: 'on shutdown, how long model server processes get between SIGTERM and SIGKILL' }),
 ]
+
+/**
+ * What the model servers and their logs are started from: the log settings, who this instance
+ * is, and (for `--log-sink auto` and the CloudWatch Logs client) the metric sink and region
+ * when the command has them.
+ */
+export type LogSettings = SettingsOf<typeof kLogSettings> & IdentitySettings & Partial<Pick<CoreSettings, 'sink' | 'region'>>
 
 /** One container whose process may be run: its name (absent: a single unnamed model server) and command. */
 export interface ContainerProcessSpec {
@@ -79,12 +87,12 @@ export interface ContainerLogsDeps {
 }
 
 /** Builds the log sink named by `--log-sink` (undefined for `off`). */
-export function logSinkFromSettings (s: Settings): LogSink | undefined {
-  let kind = String(s.logSink ?? 'auto')
+export function logSinkFromSettings (s: LogSettings): LogSink | undefined {
+  let kind = s.logSink
   if (kind === 'auto') kind = s.sink === 'cloudwatch' ? 'cloudwatch' : 'stdout'
   switch (kind) {
     case 'cloudwatch':
-      return cloudWatchLogsSink({ region: s.region as string | undefined, endpoint: s.logsEndpoint as string | undefined })
+      return cloudWatchLogsSink({ region: s.region, endpoint: s.logsEndpoint })
     case 'file':
       if (typeof s.logFile !== 'string' || s.logFile === '') throw invalid('--log-sink file needs --log-file <path>')
       return fileLogSink({ path: s.logFile })
@@ -98,18 +106,18 @@ export function logSinkFromSettings (s: Settings): LogSink | undefined {
  * The restart policy of the model servers: `--restart`, where `--restart-model-servers`
  * turns the default `never` into `always`. Throws a ConfigError naming the flag.
  */
-export function restartPolicyOf (s: Settings): RestartPolicy {
-  if (!kRestartPolicies.includes(s.restart as RestartPolicy)) {
+export function restartPolicyOf (s: Pick<LogSettings, 'restart' | 'restartModelServers'>): RestartPolicy {
+  const policy = kRestartPolicies.find(x => x === s.restart)
+  if (policy === undefined) {
     throw invalid(`--restart must be one of ${kRestartPolicies.join(', ')}; got ${JSON.stringify(s.restart)}`)
   }
-  const policy = s.restart as RestartPolicy
-  return s.restartModelServers === true && policy === 'never' ? 'always' : policy
+  return s.restartModelServers && policy === 'never' ? 'always' : policy
 }
 
 /** Checks the log settings that need no I/O; throws a ConfigError naming the flag. */
-export function checkLogSettings (s: Settings): void {
+export function checkLogSettings (s: LogSettings): void {
   restartPolicyOf(s)
-  const max = s.logMaxLineBytes as number
+  const max = s.logMaxLineBytes
   if (!(max >= 64 && max <= kMaxEventMessageBytes)) throw invalid(`--log-max-line-bytes must be from 64 to ${kMaxEventMessageBytes}; got ${String(max)}`)
   if (typeof s.logGroup === 'string' && !kLogGroupNamePattern.test(s.logGroup)) {
     throw invalid(`--log-group must be 1-512 characters of A-Z a-z 0-9 . - _ / #; got ${JSON.stringify(s.logGroup)}`)
@@ -122,18 +130,18 @@ export function checkLogSettings (s: Settings): void {
  * `[variant]/[instance-id]/[container-name]`. Returns undefined when no container has a
  * command. Throws a ConfigError for bad settings.
  */
-export function startContainerLogs (s: Settings, containers: readonly ContainerProcessSpec[], deps: ContainerLogsDeps = {}): ContainerLogs | undefined {
+export function startContainerLogs (s: LogSettings, containers: readonly ContainerProcessSpec[], deps: ContainerLogsDeps = {}): ContainerLogs | undefined {
   const specs = containers.filter(c => c.command !== undefined && c.command.length > 0)
   if (specs.length === 0) return undefined
   checkLogSettings(s)
   const log = deps.log ?? ((l: string) => { process.stderr.write(l + '\n') })
   const id = resolveIdentity({
-    endpointName: s.endpointName as string | undefined,
-    variantName: s.variantName as string | undefined,
-    instanceId: s.instanceId as string | undefined,
+    endpointName: s.endpointName,
+    variantName: s.variantName,
+    instanceId: s.instanceId,
     env: deps.env,
   })
-  let group = s.logGroup as string | undefined
+  let group = s.logGroup
   if (group === undefined) {
     if (id.endpointName === undefined) throw invalid('--endpoint-name (or MINUTELY_ENDPOINT_NAME) is needed to name the log group; or pass --log-group')
     group = endpointLogGroup(id.endpointName.value)
@@ -143,9 +151,9 @@ export function startContainerLogs (s: Settings, containers: readonly ContainerP
     ? undefined
     : createLogShipper({
       sink,
-      flushIntervalMs: s.logFlushMs as number,
-      maxQueuedBytes: s.logMaxQueuedBytes as number,
-      maxEventMessageBytes: s.logMaxLineBytes as number,
+      flushIntervalMs: s.logFlushMs,
+      maxQueuedBytes: s.logMaxQueuedBytes,
+      maxEventMessageBytes: s.logMaxLineBytes,
       onWarning: (m) => { log(`logs: ${m}`) },
       onError: (m) => { log(`error: logs: ${m}`) },
     })
@@ -163,7 +171,7 @@ export function startContainerLogs (s: Settings, containers: readonly ContainerP
       args,
       env: deps.env,
       onLine: writer === undefined ? () => {} : (line) => { writer.write(line) },
-      maxLineBytes: s.logMaxLineBytes as number,
+      maxLineBytes: s.logMaxLineBytes,
       restart,
       log,
       onExit: (code, signal, info) => {
@@ -182,7 +190,7 @@ export function startContainerLogs (s: Settings, containers: readonly ContainerP
     group,
     stop (timeoutMs: number) {
       stopping ??= (async () => {
-        await Promise.all(processes.map(p => p.stop(s.stopTimeoutMs as number)))
+        await Promise.all(processes.map(p => p.stop(s.stopTimeoutMs)))
         if (shipper === undefined) return { eventsUnsent: 0, stats: undefined }
         const r = await shipper.close(timeoutMs)
         return { eventsUnsent: r.eventsUnsent, stats: r.stats }

@@ -6,8 +6,7 @@
  * a table.
  */
 import type { SealedPeriod, SealedSeries } from '../core/aggregator.js'
-import type { Settings } from './config.js'
-import { startSidecar, type Sidecar } from './sidecar.js'
+import { startSidecar, type Settings, type Sidecar } from './sidecar.js'
 import { seededRandom as rng } from '../core/seeded-random.js'
 
 interface Endpoint { name: string, variant: string, instances: number, containers: Array<{ name: string, medianUs: number, sigma: number }>, rps: number, err4xx: number, err5xx: number }

@@ -16,7 +16,7 @@
  * {@link logProcessWarnings} makes process warnings (the AWS SDK's, Node's) log lines too.
  */
 import { pino, stdTimeFunctions, type Logger as PinoLogger } from 'pino'
-import { ConfigError } from '../errors.js'
+import { invalidOption } from '../errors.js'
 
 export type LogFormat = 'json' | 'pretty' | 'auto'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -123,11 +123,27 @@ export function prettyLine (json: string, color = false): string {
 }
 
 const kLevels = /^(fatal|error|warn|info|debug|trace|silent)$/
+const kFormatNames: readonly LogFormat[] = ['json', 'pretty', 'auto']
+const kLevelNames: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** `--log-format` as a {@link LogFormat}; throws a ConfigError naming the flag otherwise. */
+export function logFormatOf (value: string): LogFormat {
+  const f = kFormatNames.find(x => x === value)
+  if (f === undefined) throw invalidOption(`--log-format must be json, pretty or auto; got ${JSON.stringify(value)}`)
+  return f
+}
+
+/** `--log-level` as a {@link LogLevel}; throws a ConfigError naming the flag otherwise. */
+export function logLevelOf (value: string): LogLevel {
+  const l = kLevelNames.find(x => x === value)
+  if (l === undefined) throw invalidOption(`--log-level must be one of ${kLevelNames.join(', ')}; got ${JSON.stringify(value)}`)
+  return l
+}
 
 /** Creates the sidecar's logger. Throws a ConfigError on an unknown format or level (`--log-format`, `--log-level`). */
 export function createLogger (opts: CreateLoggerOptions = {}): Logger {
-  if (opts.format !== undefined && !/^(json|pretty|auto)$/.test(opts.format)) throw new ConfigError(`--log-format must be json, pretty or auto; got ${JSON.stringify(opts.format)}`, 'METRICS_ERR_INVALID_OPTION')
-  if (opts.level !== undefined && !kLevels.test(opts.level)) throw new ConfigError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent; got ${JSON.stringify(opts.level)}`, 'METRICS_ERR_INVALID_OPTION')
+  if (opts.format !== undefined) logFormatOf(opts.format)
+  if (opts.level !== undefined) logLevelOf(opts.level)
   const env = opts.env ?? process.env
   const stream: LogStream = opts.stream ?? process.stderr
   const tty = stream.isTTY === true

@@ -7,11 +7,11 @@
  * failure, 2 bad usage or configuration (a bare `minutely` too).
  */
 import { MetricsError } from '../errors.js'
-import { helpText, parseCommandLine, resolveSettings, unknownVariables } from './config.js'
+import { helpText, parseCommandLine, resolveSettings, secretValues, unknownVariables } from './config.js'
 import { kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
 import { kPipelineSettings, runPipelineCli, splitCommandGroups } from './pipeline.js'
-import { createLogger, logProcessWarnings, type LogFormat, type LogLevel } from './logger.js'
+import { createLogger, logFormatOf, logLevelOf, logProcessWarnings } from './logger.js'
 import { kIdentityEnv } from '../sagemaker/env.js'
 import { kVersion } from '../status/version.js'
 import { modelServerEndLine } from './container-logs.js'
@@ -129,9 +129,9 @@ async function main (argv: string[]): Promise<void> {
     const settings = resolveSettings(kSidecarSettings, flags, process.env)
     // Structured logs (JSON lines, or readable on a terminal); secrets never printed.
     const logger = createLogger({
-      format: settings.logFormat as LogFormat,
-      level: settings.logLevel as LogLevel,
-      secrets: kSidecarSettings.filter(x => x.secret === true).map(x => settings[x.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as string | undefined),
+      format: logFormatOf(settings.logFormat),
+      level: logLevelOf(settings.logLevel),
+      secrets: secretValues(kSidecarSettings, settings),
     })
     log = logger.line
     // Process warnings (the AWS SDK's NodeVersionSupportWarning on Node 20, Node's own) become

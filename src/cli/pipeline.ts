@@ -72,7 +72,7 @@ import { invocationContext, pathIs, withInvocationMetrics } from '../sagemaker/m
 import { kDefaultInvocationNamespace, resolveContainerNames } from '../sagemaker/presets.js'
 import type { InstanceMetrics } from '../sagemaker/collectors/instance.js'
 import type { MetricSink } from '../sinks/sink.js'
-import { helpText, kSettings, parseCommandLine, resolveSettings, unknownVariables, type Setting, type Settings } from './config.js'
+import { helpText, kSettings, parseCommandLine, resolveSettings, setting, uniqueFlags, unknownVariables, type CamelCase, type SettingsOf, type TypedSetting } from './config.js'
 import { kVersion } from '../status/version.js'
 import { kInstanceSettings, startInstanceMetricsFromSettings } from './instance-settings.js'
 import { aggregatorFromSettings, checkSinks, publishErrorLine, sinkFromSettings } from './sidecar.js'
@@ -86,35 +86,35 @@ export const kSharedSinkFlags = [
 /** SageMaker's InvokeEndpoint payload limit: 6 MB. */
 export const kDefaultMaxPayloadBytes = 6 * 1024 * 1024
 
-function reuse (flag: string, overrides: Partial<Setting> = {}): Setting[] {
-  const s = kSettings.find(x => x.flag === flag)
-  return s === undefined ? [] : [{ ...s, ...overrides }]
-}
+/** The sidecar's setting of a flag (its key is the flag's camelCase). */
+type SidecarSetting<F extends string> = Extract<(typeof kSettings)[number], TypedSetting<CamelCase<F>, unknown>>
 
-/** Keeps the first setting of each flag. */
-function dedupe (settings: Setting[]): Setting[] {
-  const seen = new Set<string>()
-  return settings.filter(s => { if (seen.has(s.flag)) return false; seen.add(s.flag); return true })
+/** The sidecar's setting of `flag`, with another help line (and default) for the pipeline; none when the sidecar has no such flag. */
+function reuse<const F extends string> (flag: F, overrides: { help?: string, default?: string | number | boolean } = {}): Array<SidecarSetting<F>> {
+  return kSettings.filter((x): x is SidecarSetting<F> => x.flag === flag).map(x => ({ ...x, ...overrides }))
 }
 
 /** Every setting of `minutely pipeline`: its own, then the sidecar's sink settings, instance metrics, logs. */
-export const kPipelineSettings: Setting[] = dedupe([
-  { flag: 'port', env: 'MINUTELY_PORT', type: 'integer', min: 0, max: 65535, default: 8080, help: 'port serving POST /invocations and GET /ping (0: any free port)' },
+export const kPipelineSettings = uniqueFlags([
+  setting({ flag: 'port', env: 'MINUTELY_PORT', type: 'integer', min: 0, max: 65535, default: 8080, help: 'port serving POST /invocations and GET /ping (0: any free port)' }),
   ...reuse('bind', { help: 'address the proxy binds (0.0.0.0 to serve other hosts, as a SageMaker container does)' }),
-  { flag: 'container', env: 'MINUTELY_CONTAINERS', type: 'list', help: 'base URL of a pipeline container (http://host:port), in pipeline order; repeat the flag' },
-  { flag: 'container-name', env: 'MINUTELY_CONTAINER_NAMES', type: 'list', help: 'name of the container at the same position; missing, empty or "-": container-N' },
-  { flag: 'instance-count', env: 'MINUTELY_INSTANCE_COUNT', type: 'integer', default: 1, help: 'active instances of the variant: InvocationsPerInstance records 1/N a request' },
-  { flag: 'container-timeout-ms', env: 'MINUTELY_CONTAINER_TIMEOUT_MS', type: 'integer', default: 60_000, help: 'a container call (request to whole response) that takes longer fails with 504' },
-  { flag: 'ping-timeout-ms', env: 'MINUTELY_PING_TIMEOUT_MS', type: 'integer', default: 2000, help: 'how long each container\'s /ping may take' },
+  setting({ flag: 'container', env: 'MINUTELY_CONTAINERS', type: 'list', help: 'base URL of a pipeline container (http://host:port), in pipeline order; repeat the flag' }),
+  setting({ flag: 'container-name', env: 'MINUTELY_CONTAINER_NAMES', type: 'list', help: 'name of the container at the same position; missing, empty or "-": container-N' }),
+  setting({ flag: 'instance-count', env: 'MINUTELY_INSTANCE_COUNT', type: 'integer', default: 1, help: 'active instances of the variant: InvocationsPerInstance records 1/N a request' }),
+  setting({ flag: 'container-timeout-ms', env: 'MINUTELY_CONTAINER_TIMEOUT_MS', type: 'integer', default: 60_000, help: 'a container call (request to whole response) that takes longer fails with 504' }),
+  setting({ flag: 'ping-timeout-ms', env: 'MINUTELY_PING_TIMEOUT_MS', type: 'integer', default: 2000, help: 'how long each container\'s /ping may take' }),
   ...reuse('max-body-bytes', { default: kDefaultMaxPayloadBytes, help: 'largest request (413 above) and container response (502 above) body' }),
-  ...kSharedSinkFlags.flatMap(f => f === 'namespace'
-    ? reuse(f, { default: kDefaultInvocationNamespace, help: 'CloudWatch namespace of the invocation metrics (must not start with AWS/)' })
-    : reuse(f)),
+  ...kSharedSinkFlags.flatMap(f => reuse(f, f === 'namespace'
+    ? { default: kDefaultInvocationNamespace, help: 'CloudWatch namespace of the invocation metrics (must not start with AWS/)' }
+    : {})),
   ...kInstanceSettings,
   ...kLogSettings,
   // A JSON file of any of these settings keyed by flag name, when the sidecar's table has it.
   ...reuse('config'),
 ])
+
+/** The resolved settings of `minutely pipeline`, typed from {@link kPipelineSettings}. */
+export type PipelineSettings = SettingsOf<typeof kPipelineSettings>
 
 /** Splits argv at the first `--`: options before it, then command groups separated by `--`. */
 export function splitCommandGroups (argv: readonly string[]): { options: string[], commands: string[][] } {
@@ -159,7 +159,7 @@ export interface Pipeline {
   readonly url: string
   readonly host: string
   readonly port: number
-  readonly settings: Settings
+  readonly settings: PipelineSettings
   readonly aggregator: Aggregator
   readonly metrics: InvocationMetrics
   readonly containers: readonly PipelineContainer[]
@@ -170,10 +170,10 @@ export interface Pipeline {
 }
 
 /** Resolves the containers from the settings and command groups; throws a ConfigError naming the flag. */
-export function resolveContainers (s: Settings, commands: readonly string[][] = []): PipelineContainer[] {
-  const urls = (s.container as string[] | undefined) ?? []
+export function resolveContainers (s: Pick<PipelineSettings, 'container' | 'containerName'>, commands: readonly string[][] = []): PipelineContainer[] {
+  const urls = s.container
   if (urls.length === 0) throw invalid('--container is required: the base URL of each pipeline container, in order (repeat the flag)')
-  const given = (s.containerName as string[] | undefined) ?? []
+  const given = s.containerName
   if (given.length > urls.length) throw invalid(`--container-name was given ${given.length} times for ${urls.length} --container`)
   if (commands.length > urls.length) throw invalid(`${commands.length} commands after -- for ${urls.length} --container: give at most one command group per container`)
   let names: string[]
@@ -241,15 +241,15 @@ function header (v: string | string[] | undefined): string | undefined {
 }
 
 /** Starts the proxy (and the processes after `--`). Throws a ConfigError for bad settings. */
-export async function startPipeline (s: Settings, commands: readonly string[][] = [], deps: PipelineDeps = {}): Promise<Pipeline> {
+export async function startPipeline (s: PipelineSettings, commands: readonly string[][] = [], deps: PipelineDeps = {}): Promise<Pipeline> {
   const log = deps.log ?? ((line: string) => { process.stderr.write(line + '\n') })
   const containers = resolveContainers(s, commands)
-  const timeoutMs = s.containerTimeoutMs as number
-  const pingTimeoutMs = s.pingTimeoutMs as number
-  const maxBody = s.maxBodyBytes as number
+  const timeoutMs = s.containerTimeoutMs
+  const pingTimeoutMs = s.pingTimeoutMs
+  const maxBody = s.maxBodyBytes
   if (!(timeoutMs >= 1)) throw invalid(`--container-timeout-ms must be at least 1; got ${String(timeoutMs)}`)
   if (!(pingTimeoutMs >= 1)) throw invalid(`--ping-timeout-ms must be at least 1; got ${String(pingTimeoutMs)}`)
-  if (!((s.instanceCount as number) >= 1)) throw invalid(`--instance-count must be at least 1; got ${String(s.instanceCount)}`)
+  if (!(s.instanceCount >= 1)) throw invalid(`--instance-count must be at least 1; got ${String(s.instanceCount)}`)
   const runs = containers.some(c => c.command !== undefined)
   if (runs) checkLogSettings(s)
 
@@ -267,10 +267,10 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
     try {
       metrics = createInvocationMetrics({
         recorder: aggregator,
-        endpointName: s.endpointName as string | undefined,
-        variantName: s.variantName as string | undefined,
-        instanceCount: s.instanceCount as number,
-        namespace: s.namespace as string,
+        endpointName: s.endpointName,
+        variantName: s.variantName,
+        instanceCount: s.instanceCount,
+        namespace: s.namespace,
         containers: containers.map(c => c.name),
         env: deps.env,
       })
@@ -488,11 +488,11 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
       else res.destroy()
     })
   }))
-  const host = s.bind as string
+  const host = s.bind
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(s.port as number, host, () => { server.off('error', reject); resolve() })
+      server.listen(s.port, host, () => { server.off('error', reject); resolve() })
     })
   } catch (err) {
     instance?.stop()
@@ -502,7 +502,7 @@ export async function startPipeline (s: Settings, commands: readonly string[][] 
     throw err
   }
   const port = (server.address() as AddressInfo).port
-  const closeTimeoutMs = s.closeTimeoutMs as number
+  const closeTimeoutMs = s.closeTimeoutMs
 
   let closing: Promise<PipelineCloseResult> | undefined
   return {

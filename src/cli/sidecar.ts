@@ -13,7 +13,7 @@ import type { Clock } from '../core/clock.js'
 import { IngestPool, kSidecarBatchBytes } from '../ingest/pool.js'
 import { startStatsdListener, type StatsdListener } from '../listeners/statsd.js'
 import { startEmfListener, type EmfListener } from '../listeners/emf-agent.js'
-import { kSettings, flagError, flagText, type Setting, type Settings } from './config.js'
+import { kSettings, flagError, flagText, setting, uniqueFlags, type EngineSettings, type Setting, type SettingsOf, type SinkSettings } from './config.js'
 import { readFileSync } from 'node:fs'
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
@@ -73,20 +73,20 @@ export interface Sidecar {
  * The engine the settings describe (the sidecar's and the pipeline proxy's): sink, limits,
  * spool; warnings go to `log`. A bad setting throws a ConfigError naming its flag.
  */
-export function aggregatorFromSettings (s: Settings, sink: MetricSink, clock: Clock | undefined, log: (line: string) => void, table: Setting[]): Aggregator {
+export function aggregatorFromSettings (s: EngineSettings, sink: MetricSink, clock: Clock | undefined, log: (line: string) => void, table: readonly Setting[]): Aggregator {
   try {
     return createAggregator({
-      namespace: s.namespace as string,
+      namespace: s.namespace,
       sink,
-      maxDimensions: s.maxDimensions as number,
-      maxSeries: s.maxSeries as number,
-      gracePeriodMs: s.graceMs as number,
-      precisionBits: s.precisionBits as number,
-      closeTimeoutMs: s.closeTimeoutMs as number,
-      ...(typeof s.maxQueuedBytes === 'number' ? { maxQueuedBytes: s.maxQueuedBytes } : {}),
-      ...(typeof s.spoolDir === 'string' && s.spoolDir !== '' ? { spoolDir: s.spoolDir } : {}),
-      ...(typeof s.spoolMaxBytes === 'number' ? { spoolMaxBytes: s.spoolMaxBytes } : {}),
-      ...(typeof s.checkpointIntervalMs === 'number' ? { checkpointIntervalMs: s.checkpointIntervalMs } : {}),
+      maxDimensions: s.maxDimensions,
+      maxSeries: s.maxSeries,
+      gracePeriodMs: s.graceMs,
+      precisionBits: s.precisionBits,
+      closeTimeoutMs: s.closeTimeoutMs,
+      maxQueuedBytes: s.maxQueuedBytes,
+      ...(s.spoolDir !== undefined && s.spoolDir !== '' ? { spoolDir: s.spoolDir } : {}),
+      spoolMaxBytes: s.spoolMaxBytes,
+      checkpointIntervalMs: s.checkpointIntervalMs,
       clock,
       onWarning: (message, code) => {
         // close() out of time: the command's closing line says so, naming its flags.
@@ -99,23 +99,20 @@ export function aggregatorFromSettings (s: Settings, sink: MetricSink, clock: Cl
   }
 }
 
-/** Keeps the first setting of each flag. */
-function dedupe (settings: Setting[]): Setting[] {
-  const seen = new Set<string>()
-  return settings.filter(x => { if (seen.has(x.flag)) return false; seen.add(x.flag); return true })
-}
-
 /**
  * Every setting of `minutely sidecar` (and `demo`): the engine, listeners, spool, status page
  * and logs; instance metrics; the model server processes it may run (`-- cmd args`, one group
  * per container) and where their output goes.
  */
-export const kSidecarSettings: Setting[] = dedupe([
+export const kSidecarSettings = uniqueFlags([
   ...kSettings,
   ...kInstanceSettings,
-  { flag: 'container-name', env: 'MINUTELY_CONTAINER_NAMES', type: 'list', help: 'name of the model server run by each command group after --, in order (log stream [variant]/[instance-id]/[name]); missing: container-N, or none for a single server' },
+  setting({ flag: 'container-name', env: 'MINUTELY_CONTAINER_NAMES', type: 'list', help: 'name of the model server run by each command group after --, in order (log stream [variant]/[instance-id]/[name]); missing: container-N, or none for a single server' }),
   ...kLogSettings,
 ])
+
+/** The resolved settings of `minutely sidecar` (and `demo`), typed from {@link kSidecarSettings}. */
+export type Settings = SettingsOf<typeof kSidecarSettings>
 
 /** The bearer token of `--auth-token` / `--auth-token-file`, or undefined. */
 export function authToken (s: Settings): string | undefined {
@@ -152,7 +149,7 @@ export function defaultIngestThreads (cores: number): number {
  * Builds the sink named by `--sink`. Only the flags given reach the AWS SDK (`--region`,
  * `--cloudwatch-endpoint`, `--no-compression`); the SDK's chain decides the rest.
  */
-export function sinkFromSettings (s: Settings): MetricSink {
+export function sinkFromSettings (s: SinkSettings): MetricSink {
   switch (s.sink) {
     case 'cloudwatch':
       return cloudWatchSink({
@@ -207,7 +204,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   aggregator.on('error', (e: SinkError) => { log(publishErrorLine(e)) })
   let logs: ContainerLogs | undefined
   const health = (): Health => healthOf({ aggregator, logs: () => logs })
-  const host = s.bind as string
+  const host = s.bind
   const hostUrl = host.includes(':') ? `[${host}]` : host
   if (!kLoopback.has(host)) log(`warning: listeners bind ${host}, not loopback: anything that can reach this address can send samples${token === undefined ? ' (no --auth-token set)' : ''}`)
   // Filled as listeners start; read by the status page at each request.
@@ -217,14 +214,14 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   let emf: EmfListener | undefined
   const routes = s.noStatusPage === true
     ? undefined
-    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf }), info: { endpoints, namespace: s.namespace as string, sink: String(s.sink) }, health })
+    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf }), info: { endpoints, namespace: s.namespace, sink: s.sink }, health })
   let http: HttpListener
   try {
     http = await startHttpListener({
       aggregator,
-      port: s.httpPort as number,
+      port: s.httpPort,
       host,
-      maxBodyBytes: s.maxBodyBytes as number,
+      maxBodyBytes: s.maxBodyBytes,
       routes,
       authorize: token !== undefined ? bearerCheck(token) : undefined,
       renameOptions: (m) => flagText(m, kSidecarSettings),
@@ -248,11 +245,10 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   const emfPort = typeof s.emfPort === 'number' ? s.emfPort : undefined
   if (statsdPort !== undefined || statsdSocket !== undefined || emfPort !== undefined) {
     const at = (port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`
-    const threads = typeof s.ingestThreads === 'number' && s.ingestThreads > 0 ? s.ingestThreads : defaultIngestThreads(availableParallelism())
-    const units = (s.statsdUnits !== null && typeof s.statsdUnits === 'object' && !Array.isArray(s.statsdUnits)) ? s.statsdUnits : undefined
-    pool = new IngestPool({ aggregator, threads, batchBytes: kSidecarBatchBytes, statsd: units !== undefined ? { units } : {} })
-    const recvBufferBytes = typeof s.udpRecvBufferBytes === 'number' && s.udpRecvBufferBytes > 0 ? s.udpRecvBufferBytes : undefined
-    const maxDatagramBytes = typeof s.maxDatagramBytes === 'number' && s.maxDatagramBytes > 0 ? s.maxDatagramBytes : undefined
+    const threads = s.ingestThreads > 0 ? s.ingestThreads : defaultIngestThreads(availableParallelism())
+    pool = new IngestPool({ aggregator, threads, batchBytes: kSidecarBatchBytes, statsd: { units: s.statsdUnits } })
+    const recvBufferBytes = s.udpRecvBufferBytes > 0 ? s.udpRecvBufferBytes : undefined
+    const maxDatagramBytes = s.maxDatagramBytes > 0 ? s.maxDatagramBytes : undefined
     try {
       if (statsdPort !== undefined || statsdSocket !== undefined) {
         statsd = await startStatsdListener({ aggregator, pool, host, port: statsdPort, socketPath: statsdSocket, recvBufferBytes, maxDatagramBytes, receiveThread: deps.receiveThreads, log })
@@ -279,14 +275,14 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   try {
     instance = startInstanceMetricsFromSettings(s, aggregator, log)
     if (commands.length > 0) {
-      const given = (s.containerName as string[] | undefined) ?? []
+      const given = s.containerName
       if (given.length > commands.length) throw new ConfigError(`--container-name was given ${given.length} times for ${commands.length} commands after --`, 'METRICS_ERR_INVALID_OPTION')
       // One unnamed server: stream [variant]/[instance-id]; several: container-1, container-2…
       const names = commands.length === 1 && given.length === 0 ? [undefined] : resolveContainerNames(commands.map((_, i) => given[i]))
       logs = startContainerLogs(s, commands.map((command, i) => ({ name: names[i], command })), { log, logSink })
     }
-    if (s.selfMetrics === true) {
-      const ns = typeof s.selfMetricsNamespace === 'string' && s.selfMetricsNamespace !== '' ? s.selfMetricsNamespace : undefined
+    if (s.selfMetrics) {
+      const ns = s.selfMetricsNamespace !== undefined && s.selfMetricsNamespace !== '' ? s.selfMetricsNamespace : undefined
       self = startSelfMetrics({ aggregator, pool: () => pool, timing: sink.timing, namespace: ns })
     }
   } catch (err) {
@@ -315,7 +311,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
         // every batch and the engine merges it; then the engine seals and publishes.
         self?.stop()
         instance?.stop()
-        const stopped = logs?.stop(s.closeTimeoutMs as number)
+        const stopped = logs?.stop(s.closeTimeoutMs)
         await Promise.all([http.close(), statsd?.close(), emf?.close()])
         await pool?.close()
         const r = await aggregator.close()

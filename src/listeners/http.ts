@@ -19,6 +19,9 @@ import type { Aggregator, RecordOptions } from '../core/aggregator.js'
 import type { RejectReason } from '../ingest/types.js'
 import { nameOf, show } from '../core/show.js'
 
+/** The largest body the HTTP listener takes unless told (the sidecar's --max-body-bytes too): 1 MiB. */
+export const kDefaultMaxBodyBytes = 1_048_576
+
 export interface HttpListenerOptions {
   aggregator: Aggregator
   port: number
@@ -253,7 +256,7 @@ function drain (req: Readable, maxBytes: number): Promise<boolean> {
 
 /** Starts the HTTP listener. */
 export async function startHttpListener (o: HttpListenerOptions): Promise<HttpListener> {
-  const maxBody = o.maxBodyBytes ?? 1_048_576
+  const maxBody = o.maxBodyBytes ?? kDefaultMaxBodyBytes
   const maxSamples = o.maxSamplesPerRequest ?? 100_000
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0]

@@ -31,6 +31,10 @@ import { LineSplitter } from './lines.js'
 /** When a child that exited is started again. */
 export type RestartPolicy = 'never' | 'on-failure' | 'always'
 export const kRestartPolicies: readonly RestartPolicy[] = ['never', 'on-failure', 'always']
+/** The restart policy unless told: a child that exits stays down. */
+export const kDefaultRestartPolicy: RestartPolicy = 'never'
+/** How long `stop()` waits between SIGTERM and SIGKILL unless told. */
+export const kDefaultStopTimeoutMs = 5000
 
 /** How a child ended: its exit code, or the signal that killed it, or why it could not be started (an errno code). */
 export interface ProcessExit {
@@ -148,7 +152,7 @@ function signalGroup (child: ChildProcess, signal: NodeJS.Signals): void {
 /** Starts a managed child process. Never throws for a program that cannot be run: that is an exit. */
 export function startProcess (options: ManagedProcessOptions): ManagedProcess {
   const log = options.log ?? ((l: string) => { process.stderr.write(l + '\n') })
-  const policy = options.restart ?? 'never'
+  const policy = options.restart ?? kDefaultRestartPolicy
   if (!kRestartPolicies.includes(policy)) throw invalidOption(`options.restart must be one of ${kRestartPolicies.join(', ')}; got ${String(policy)}`)
   const baseMs = options.restartBaseMs ?? 1000
   const maxMs = options.restartMaxMs ?? 30_000
@@ -266,7 +270,7 @@ export function startProcess (options: ManagedProcessOptions): ManagedProcess {
       await closed
       return lastExit
     },
-    async stop (timeoutMs = 5000) {
+    async stop (timeoutMs = kDefaultStopTimeoutMs) {
       stopping = true
       if (restartTimer !== undefined) { clearTimeout(restartTimer); restartTimer = undefined; restartAt = undefined }
       const c = child

@@ -144,13 +144,19 @@ interface StreamState extends LogStreamWriter {
   dropped: number
 }
 
+/** The defaults of {@link LogShipperOptions} that the CLI's flags show (`--log-flush-ms`, `--log-max-queued-bytes`). */
+export const kLogShipperDefaults = Object.freeze({
+  flushIntervalMs: 1000,
+  maxQueuedBytes: 64 * 1024 * 1024,
+})
+
 /** Creates a shipper. */
 export function createLogShipper (options: LogShipperOptions): LogShipper {
   const sink = options.sink
   if (typeof sink?.put !== 'function') throw invalidOption('options.sink must be a LogSink (an object with put())')
   const clock = options.clock ?? systemClock
-  const flushIntervalMs = options.flushIntervalMs ?? 1000
-  const maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024
+  const flushIntervalMs = options.flushIntervalMs ?? kLogShipperDefaults.flushIntervalMs
+  const maxQueuedBytes = options.maxQueuedBytes ?? kLogShipperDefaults.maxQueuedBytes
   const maxMessage = Math.min(options.maxEventMessageBytes ?? kMaxEventMessageBytes, sink.maxBatchBytes - sink.eventOverheadBytes)
   const retryBaseMs = options.retryBaseMs ?? 200
   const retryMaxMs = options.retryMaxMs ?? 30_000

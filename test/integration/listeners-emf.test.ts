@@ -9,8 +9,8 @@ import { connect, type Socket } from 'node:net'
 import { createSocket } from 'node:dgram'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createAggregator, inMemorySink, type InMemorySink } from '../../src/index.js'
-import { kSettings, resolveSettings } from '../../src/cli/config.js'
-import { startSidecar, type Sidecar } from '../../src/cli/sidecar.js'
+import { resolveSettings } from '../../src/cli/config.js'
+import { kSidecarSettings, startSidecar, type Sidecar } from '../../src/cli/sidecar.js'
 import { IngestPool } from '../../src/ingest/pool.js'
 import { startEmfListener } from '../../src/listeners/emf-agent.js'
 
@@ -59,7 +59,7 @@ describe('EMF agent endpoint with aws-embedded-metrics (Agent mode)', () => {
 
   beforeAll(async () => {
     sink = inMemorySink()
-    const settings = resolveSettings(kSettings, { 'http-port': '0', 'statsd-port': 'off', 'emf-port': '0', 'ingest-threads': '2' }, {})
+    const settings = resolveSettings(kSidecarSettings, { 'http-port': '0', 'statsd-port': 'off', 'emf-port': '0', 'ingest-threads': '2' }, {})
     sidecar = await startSidecar(settings, { sink, log: () => {} })
     // The library reads its configuration once, at import: the app is configured by the
     // environment only, as in production.

@@ -13,8 +13,8 @@ import { join } from 'node:path'
 import { afterEach, beforeAll, afterAll, describe, expect, it, vi } from 'vitest'
 import { StatsD } from 'hot-shots'
 import { ConfigError, inMemorySink, ManualClock, type InMemorySink } from '../../src/index.js'
-import { kSettings, resolveSettings } from '../../src/cli/config.js'
-import { startSidecar, type Sidecar } from '../../src/cli/sidecar.js'
+import { resolveSettings } from '../../src/cli/config.js'
+import { kSidecarSettings, startSidecar, type Sidecar } from '../../src/cli/sidecar.js'
 import { IngestPool } from '../../src/ingest/pool.js'
 import { createAggregator } from '../../src/core/aggregator.js'
 import { startStatsdListener } from '../../src/listeners/statsd.js'
@@ -95,7 +95,7 @@ afterEach(async () => { await Promise.all(sidecars.splice(0).map(s => s.close())
 
 async function start (flags: Record<string, string> = {}, clock?: ManualClock): Promise<{ sidecar: Sidecar, sink: InMemorySink, port: number }> {
   const sink = inMemorySink()
-  const settings = resolveSettings(kSettings, {
+  const settings = resolveSettings(kSidecarSettings, {
     'http-port': '0', 'statsd-port': '0', 'emf-port': 'off', 'ingest-threads': '2',
     'statsd-units': 'ModelLatency=Microseconds,OverheadLatency=Microseconds', ...flags,
   }, {})

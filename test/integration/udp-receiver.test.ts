@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createAggregator, inMemorySink, ManualClock, type InMemorySink } from '../../src/index.js'
-import { kSettings, resolveSettings } from '../../src/cli/config.js'
-import { startSidecar, type Sidecar } from '../../src/cli/sidecar.js'
+import { resolveSettings } from '../../src/cli/config.js'
+import { kSidecarSettings, startSidecar, type Sidecar } from '../../src/cli/sidecar.js'
 import { IngestPool } from '../../src/ingest/pool.js'
 import { startUdpReceiver } from '../../src/ingest/udp-receiver.js'
 import { startStatsdListener } from '../../src/listeners/statsd.js'
@@ -62,7 +62,7 @@ const samplesOf = (sink: InMemorySink, metric: string): number =>
 async function sidecarWith (receiveThreads: boolean): Promise<{ sidecar: Sidecar, sink: InMemorySink }> {
   const sink = inMemorySink()
   // A small kernel buffer (256 KiB asked): several hundred small datagrams fill it.
-  const settings = resolveSettings(kSettings, { 'http-port': '0', 'statsd-port': '0', 'emf-port': 'off', 'ingest-threads': '1', 'udp-recv-buffer-bytes': '262144' }, {})
+  const settings = resolveSettings(kSidecarSettings, { 'http-port': '0', 'statsd-port': '0', 'emf-port': 'off', 'ingest-threads': '1', 'udp-recv-buffer-bytes': '262144' }, {})
   const sidecar = await startSidecar(settings, { sink, log: () => {}, receiveThreads })
   cleanups.push(() => sidecar.close())
   return { sidecar, sink }

@@ -168,6 +168,9 @@ export interface InstanceMetrics {
 /** The default sampling period. */
 export const kDefaultInstanceIntervalMs = 5000
 
+/** The shortest and longest sampling periods. */
+export const kInstanceIntervalBounds = Object.freeze({ min: 1000, max: 60_000 })
+
 /**
  * Starts sampling the instance metrics. Validates options synchronously (throws a
  * `ConfigError` naming the bad field); the sources are probed asynchronously, and one that
@@ -190,8 +193,9 @@ export function startInstanceMetrics (options: InstanceMetricsOptions): Instance
   const namespace = options.namespace === undefined ? kInstanceNamespaces[mode] : validateNamespace(options.namespace, 'options.namespace')
   const host = resolveHost(options)
   const intervalMs = options.intervalMs ?? kDefaultInstanceIntervalMs
-  if (!(Number.isSafeInteger(intervalMs) && intervalMs >= 1000 && intervalMs <= 60_000)) {
-    throw invalidOption(`options.intervalMs must be an integer from 1000 to 60000 (got ${describe(intervalMs)})`)
+  const { min, max } = kInstanceIntervalBounds
+  if (!(Number.isSafeInteger(intervalMs) && intervalMs >= min && intervalMs <= max)) {
+    throw invalidOption(`options.intervalMs must be an integer from ${min} to ${max} (got ${describe(intervalMs)})`)
   }
   const collect = {
     cpu: options.collect?.cpu ?? true,

@@ -8,12 +8,12 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { kSettings, resolveSettings } from '../../../src/cli/config.js'
-import { kPipelineSettings, kSharedSinkFlags, resolveContainers, splitCommandGroups } from '../../../src/cli/pipeline.js'
+import { kPipelineSettings, kSharedSinkFlags, resolveContainers, splitCommandGroups, type PipelineSettings } from '../../../src/cli/pipeline.js'
 import { kInstanceSettings, startInstanceMetricsFromSettings } from '../../../src/cli/instance-settings.js'
 import { kLogSettings } from '../../../src/cli/container-logs.js'
 import { FakeRecorder } from '../sagemaker/fake-recorder.js'
 
-const settings = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): ReturnType<typeof resolveSettings> => resolveSettings(kPipelineSettings, flags, env)
+const settings = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): PipelineSettings => resolveSettings(kPipelineSettings, flags, env)
 
 describe('splitCommandGroups', () => {
   it('splits options from command groups at --', () => {
