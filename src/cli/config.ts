@@ -1,6 +1,8 @@
 /**
- * The sidecar's settings: each a flag and a MINUTELY_* variable (flags win), with a default
- * and a line of help. One table drives parseArgs, the environment and --help.
+ * The CLI's settings: each a flag and a MINUTELY_* variable (flags win), with a default and a
+ * line of help. One table drives parseArgs, the environment, the --config file and --help, and
+ * types what it resolves to ({@link SettingsOf}). The flags that set engine options take their
+ * defaults and bounds from the engine's tables ({@link engineOption}).
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
