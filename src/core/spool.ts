@@ -25,7 +25,7 @@
  * (code `METRICS_ERR_SPOOL`), and the spool counts as failing (`spoolFailure`, which health
  * reports) until the same kind of write succeeds again.
  */
-import { closeSync, constants, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs'
+import { closeSync, constants, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { DatumBatch } from '../encode/datum.js'
@@ -110,13 +110,21 @@ function errText (err: unknown): string {
 
 const n = (x: number): string => x.toLocaleString('en-US')
 
+/** Why a plain mkdir of `dir` fails (undefined if it does not, or the directory exists after all). */
+function plainMkdirError (dir: string): unknown {
+  try { mkdirSync(dir, { mode: 0o700 }); rmdirSync(dir) } catch (err) { return (err as NodeJS.ErrnoException).code === 'EEXIST' ? undefined : err }
+  return undefined
+}
+
 /** Creates the directory 0700 if it is missing; else checks it is a directory of this user that no one else may read. */
 function prepareDir (dir: string): void {
   const bad = (why: string, cause?: unknown): ConfigError => new ConfigError(`options.spoolDir ${dir} ${why}`, 'METRICS_ERR_INVALID_OPTION', cause !== undefined ? { cause } : undefined)
   let created: string | undefined
   try {
     created = mkdirSync(dir, { recursive: true, mode: 0o700 })
-  } catch (err) {
+  } catch (first) {
+    // A recursive mkdir says ENOENT where the disk is read-only (Node 20-24); a plain one says why.
+    const err = (first as NodeJS.ErrnoException).code === 'ENOENT' ? plainMkdirError(dir) ?? first : first
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EEXIST' || code === 'ENOTDIR') {
       let isDir = false
