@@ -10,6 +10,8 @@ export type MetricsErrorCode =
   | 'METRICS_ERR_DIMENSION'
   | 'METRICS_ERR_INVALID_UNIT'
   | 'METRICS_ERR_SINK'
+  /** A warning: the disk spool cannot be written, lost its lock, or holds a damaged file (data at risk or lost). */
+  | 'METRICS_ERR_SPOOL'
   | 'METRICS_ERR_QUEUE_FULL'
   | 'METRICS_ERR_CLOSED'
   | 'METRICS_ERR_TIMEOUT'

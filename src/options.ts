@@ -57,7 +57,10 @@ export interface AggregatorOptions {
    * Directory of the disk spool: sealed batches are journaled there before they are sent
    * (and replayed at the next start if the process dies), the queue spills there past
    * `maxQueuedBytes`, and open minutes are checkpointed there every `checkpointIntervalMs`.
-   * Created owner-only. @default none (memory only)
+   * One process at a time (a second one gets a ConfigError naming the holder). Created 0700
+   * when missing; an existing directory must be this user's and owner-only (it is never
+   * chmodded). Files are checksummed: a damaged one is reported, counted and never sent.
+   * @default none (memory only)
    */
   spoolDir?: string
   /** Most bytes the spool may hold; past it the oldest batches are dropped and counted. @default 1073741824 (1 GiB) */

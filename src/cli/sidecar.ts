@@ -91,7 +91,8 @@ export function aggregatorFromSettings (s: EngineSettings, sink: MetricSink, clo
       onWarning: (message, code) => {
         // close() out of time: the command's closing line says so, naming its flags.
         if (code === 'METRICS_ERR_TIMEOUT') return
-        log(`warning: ${flagText(message, table)}`)
+        // The spool failing or found damaged: data is at risk or lost, and only a person can fix it.
+        log(`${code === 'METRICS_ERR_SPOOL' ? 'error' : 'warning'}: ${flagText(message, table)}`)
       },
     })
   } catch (err) {

@@ -24,7 +24,7 @@ import { cloudWatchSink } from '../sinks/cloudwatch.js'
 import { Publisher, type PublishStats } from './publisher.js'
 import { Warner } from './warn.js'
 import { nameOf, show } from './show.js'
-import { Spool, type SpoolStats } from './spool.js'
+import { noSpoolStats, Spool, type SpoolStats } from './spool.js'
 import { checkOptionNames, optionNames } from '../option-names.js'
 
 /** Per-sample options of `record()`. */
@@ -293,7 +293,7 @@ export class Aggregator extends EventEmitter {
       (reason, message) => { this.#reject(reason, message) },
       s => this.#refresh(s),
       (s, v, c, t) => { this.#recordAt(s, v, c, t) })
-    this.#spool = o.spoolDir !== undefined ? new Spool(o.spoolDir, o.spoolMaxBytes, () => o.clock.now()) : undefined
+    this.#spool = o.spoolDir !== undefined ? new Spool({ dir: o.spoolDir, maxBytes: o.spoolMaxBytes, now: () => o.clock.now(), warner: this.#warner }) : undefined
     this.#publisher = new Publisher({
       spool: this.#spool,
       sink: this.sink,
@@ -349,14 +349,15 @@ export class Aggregator extends EventEmitter {
     const header = Buffer.from(JSON.stringify({ v: 1, p: this.options.precisionBits, entries }))
     const headLen = 8 + Math.ceil(header.length / 8) * 8
     let n = 0
-    for (const a of aggs) n += a.packedLength()
+    let samples = 0
+    for (const a of aggs) { n += a.packedLength(); samples += a.count }
     const out = new Uint8Array(headLen + n * 8)
     new DataView(out.buffer).setUint32(0, header.length, true)
     out.set(header, 8)
     const data = new Float64Array(out.buffer, headLen, n)
     let off = 0
     for (const a of aggs) off = a.packInto(data, off)
-    this.#spool.writeCheckpoint(out)
+    this.#spool.writeCheckpoint(out, { aggregates: aggs.length, samples })
   }
 
   #restoreCheckpoint (): void {
@@ -865,7 +866,7 @@ export class Aggregator extends EventEmitter {
       openPeriods: open,
       periodsSealed: this.#periodsSealed,
       ...this.#publisher.stats,
-      ...(this.#spool?.stats ?? { spoolBatches: 0, spoolBytes: 0, spoolOldestAgeMs: 0, spoolDroppedDatums: 0, spoolWriteErrors: 0 }),
+      ...(this.#spool?.stats ?? noSpoolStats()),
     }
   }
 
@@ -912,6 +913,7 @@ export class Aggregator extends EventEmitter {
     try { await this.sink.close?.() } catch { /* closing the sink is best effort */ }
     const pending = unsent.reduce((a, b) => a + b.datums.length, 0)
     const spooledBatches = this.#publisher.spooledBatches
+    this.#spool?.release()   // nothing is written any more: the next process may take the directory
     if (pending > 0) {
       // METRICS_ERR_TIMEOUT is this warning's alone: the CLI drops it and says it in its closing line, with its flags.
       const where = spooledBatches > 0 ? `; ${spooledBatches} batches stay in the spool ${this.#spool!.dir} and are sent at the next start` : '; they are returned in close().unsent'

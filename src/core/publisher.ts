@@ -129,12 +129,7 @@ export class Publisher {
     while (this.#spilled.length > 0 && this.stats.bytesQueued < this.#o.maxQueuedBytes) {
       const id = this.#spilled.shift()!
       const batch = spool.load(id)
-      if (batch === undefined) {
-        this.stats.datumsDropped++
-        this.#fail(new SinkError(`spooled batch ${id} could not be read back; it is lost`, { retryable: false }))
-        spool.remove(id)
-        continue
-      }
+      if (batch === undefined) continue   // damaged or gone: the spool said so, with what it held, and counted it
       this.#push({ batch, attempts: 0, notBefore: 0, spoolId: id })
     }
   }
@@ -146,7 +141,9 @@ export class Publisher {
   pending (): DatumBatch[] {
     const out = [...this.#sending].map(p => p.batch)
     for (const p of this.#queue) if (!this.#sending.has(p)) out.push(p.batch)   // a retry is requeued a moment before it leaves #sending
-    for (const id of this.#spilled) { const b = this.#o.spool?.load(id); if (b !== undefined) out.push(b) }
+    const kept: number[] = []
+    for (const id of this.#spilled) { const b = this.#o.spool?.load(id); if (b !== undefined) { out.push(b); kept.push(id) } }
+    this.#spilled = kept   // a damaged one is gone from the spool too
     return out
   }
 

@@ -102,7 +102,7 @@ export interface StatusDoc {
     lastError: string | null
     /** The permanent failure that blocks publishing (kept and retried at the ceiling), or null. */
     blockedBy: string | null
-    spool: { batches: number, bytes: number, oldestAgeMs: number, droppedDatums: number, writeErrors: number }
+    spool: { batches: number, bytes: number, oldestAgeMs: number, droppedDatums: number, writeErrors: number, corruptFiles: number, corruptDatums: number, corruptSamples: number, failure: string | null }
     latency: PublishTimingSnapshot | null
   }
   /** `samplesAccepted` when the minutes below were computed (they may be cached briefly). */
@@ -271,7 +271,7 @@ export class StatusBuilder {
         lastPublishAt: st.lastPublishAt,
         lastError: st.lastError,
         blockedBy: st.blockedBy,
-        spool: { batches: st.spoolBatches, bytes: st.spoolBytes, oldestAgeMs: st.spoolOldestAgeMs, droppedDatums: st.spoolDroppedDatums, writeErrors: st.spoolWriteErrors },
+        spool: { batches: st.spoolBatches, bytes: st.spoolBytes, oldestAgeMs: st.spoolOldestAgeMs, droppedDatums: st.spoolDroppedDatums, writeErrors: st.spoolWriteErrors, corruptFiles: st.spoolCorruptFiles, corruptDatums: st.spoolCorruptDatums, corruptSamples: st.spoolCorruptSamples, failure: st.spoolFailure },
         latency: o.timing?.snapshot() ?? null,
       },
       snapshotAccepted: this.#snapAccepted,

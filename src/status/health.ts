@@ -4,6 +4,9 @@
  * - publishing is blocked by a permanent failure (access denied, no credentials or region:
  *   the data is kept and retried at the backoff ceiling; see `SinkError.permanent`);
  * - log delivery is blocked the same way;
+ * - the disk spool cannot be written (disk full, read-only, removed) or its lock was taken by
+ *   another process: sealed minutes then live in memory only and open minutes are not
+ *   checkpointed, so a crash loses them;
  * - a model server it runs is down (exited, or could not be started), while it is restarted
  *   or while minutely shuts down because of it.
  * Each problem says what and since when, so the probe's body is the diagnosis.
@@ -14,7 +17,7 @@ import type { LogShipper } from '../logs/shipper.js'
 
 /** One reason to be unhealthy. */
 export interface HealthProblem {
-  /** `publish`, `logs`, or `model-server:<name>`. */
+  /** `publish`, `spool`, `logs`, or `model-server:<name>`. */
   component: string
   message: string
   /** Since when (epoch ms on the engine's clock; the runner's wall clock for model servers). */
@@ -40,6 +43,9 @@ export function healthOf (src: HealthSources): Health {
   const st = src.aggregator?.stats()
   if (st !== undefined && st.blockedBy !== null) {
     problems.push({ component: 'publish', message: `publishing is blocked (the data is kept and retried): ${st.blockedBy}`, since: st.blockedSince })
+  }
+  if (st !== undefined && st.spoolFailure !== null) {
+    problems.push({ component: 'spool', message: st.spoolFailure, since: st.spoolFailureSince })
   }
   const logs = src.logs?.()
   const ls = logs?.shipper?.stats()

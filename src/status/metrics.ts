@@ -183,6 +183,10 @@ export function renderMetrics (src: SelfMetricsSources, stats: AggregatorStats =
   e.gauge('minutely_spool_oldest_age_seconds', 'Age of the oldest spooled batch (0 when empty).', st.spoolOldestAgeMs / 1000)
   e.counter('minutely_spool_dropped_datums_total', 'Datums dropped from the spool because it went over its size cap.', st.spoolDroppedDatums)
   e.counter('minutely_spool_write_errors_total', 'Failed writes to the spool.', st.spoolWriteErrors)
+  e.gauge('minutely_spool_failing', '1 while the spool cannot protect the data (writes failing, or its lock taken by another process), else 0.', st.spoolFailure !== null ? 1 : 0)
+  e.counter('minutely_spool_corrupt_files_total', 'Spool files found damaged, cut short or empty: reported, never sent.', st.spoolCorruptFiles)
+  e.counter('minutely_spool_corrupt_datums_total', 'Datums lost in damaged spool batches (as their headers tell).', st.spoolCorruptDatums)
+  e.counter('minutely_spool_corrupt_samples_total', 'Samples lost in damaged spool batches and checkpoints (as their headers tell).', st.spoolCorruptSamples)
   e.gauge('minutely_last_publish_timestamp_seconds', 'When the sink last accepted a request, epoch seconds (0: never).', st.lastPublishAt / 1000)
   const t = src.timing
   if (t !== undefined) {

@@ -248,7 +248,8 @@ function render(doc) {
     row('on disk', formatValue(sp.bytes, 'Bytes') + ' in ' + n(sp.batches) + ' batches', { id: 'v-spool', 'data-v': sp.bytes }),
     row('oldest', sp.batches > 0 ? formatAge(sp.oldestAgeMs) : '\\u2013'),
     row('dropped datums', n(sp.droppedDatums)),
-    row('write errors', n(sp.writeErrors)))]);
+    row('write errors', n(sp.writeErrors), { id: 'v-spool-write-errors', 'class': sp.failure ? 'err' : null }),
+    row('damaged files', sp.corruptFiles ? n(sp.corruptFiles) + ' (' + n(sp.corruptDatums) + ' datums, ' + n(sp.corruptSamples) + ' samples lost)' : '0', { id: 'v-spool-corrupt', 'data-v': sp.corruptFiles, 'class': sp.corruptFiles ? 'err' : null }))]);
   var eps = info.endpoints || {};
   replace('c-where', [h('h2', null, 'Where'), h('dl', { 'class': 'where' }, Object.keys(eps).map(function (k) { return row(k, eps[k]); }),
     row('metrics', location.origin + '/metrics'), row('API', location.origin + '/api/status'))]);

@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -8,6 +9,16 @@ const T0 = Date.UTC(2026, 10, 25, 12, 0, 0)
 const dirs: string[] = []
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
 function tmp (): string { const d = mkdtempSync(join(tmpdir(), 'minutely-spool-')); dirs.push(d); return join(d, 'spool') }
+
+/**
+ * What a crash leaves behind: the lock file stays, naming a pid that no longer runs (the
+ * aggregator of this process that "crashed" is simply never closed).
+ */
+function crash (dir: string): void {
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!
+  const lock = join(dir, 'minutely.lock')
+  writeFileSync(lock, JSON.stringify({ ...JSON.parse(readFileSync(lock, 'utf8')), pid: dead }))
+}
 
 /** A sink that is down: every request fails as a network error would. */
 function downSink (): MetricSink & { calls: number } {
@@ -49,7 +60,7 @@ describe('spool', () => {
     for (let i = 0; i < 50; i++) h.record(i)
     clock.advance(1000)                 // checkpoint written
     for (let i = 0; i < 7; i++) h.record(i)   // after the last checkpoint: lost in a crash
-    // the process dies here: no close()
+    crash(dir)   // the process dies here: no close()
 
     const sink = inMemorySink()
     const a2 = createAggregator({ namespace: 'S', sink, clock: new ManualClock(T0 + 2000), spoolDir: dir, onWarning: () => {} })
@@ -63,7 +74,7 @@ describe('spool', () => {
     const a1 = createAggregator({ namespace: 'S', sink: downSink(), clock, spoolDir: dir, gracePeriodMs: 1000, checkpointIntervalMs: 1000, onWarning: () => {} })
     a1.record('Lat', 5)
     clock.advance(61_000)               // sealed, journaled, checkpoint rewritten without it; sink down
-    // crash
+    crash(dir)
     const sink = inMemorySink()
     const a2 = createAggregator({ namespace: 'S', sink, clock: new ManualClock(T0 + 120_000), spoolDir: dir, onWarning: () => {} })
     await a2.close()
