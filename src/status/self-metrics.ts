@@ -92,7 +92,7 @@ export function startSelfMetrics (o: SelfMetricsOptions): SelfMetrics {
     delta('RequestsFailed', st.requestsFailed)
     delta('RequestsThrottled', st.requestsThrottled)
     delta('RequestsRetried', st.requestsRetried)
-    delta('DatumsDropped', st.datumsDropped + st.spoolDroppedDatums)
+    delta('DatumsDropped', st.datumsDropped)   // includes what the spool's cap dropped
     rec('ActiveSeries', st.activeSeries, 'Count')
     rec('PublishQueueDatums', st.datumsQueued, 'Count')
     rec('PublishQueueBytes', st.bytesQueued, 'Bytes')
