@@ -2,7 +2,8 @@
  * minutely: raw samples → exact 1-minute CloudWatch statistics and percentiles.
  * @packageDocumentation
  */
-export { createAggregator, Aggregator, SeriesHandle, checkValue } from './core/aggregator.js'
+export { createAggregator, Aggregator, SeriesHandle } from './core/aggregator.js'
+export { checkValue } from './samples/checks.js'
 export type { RecordOptions, SeriesOptions, SeriesInfo, SealedSeries, SealedPeriod, Snapshot, AggregatorStats, FlushResult, CloseResult } from './core/aggregator.js'
 export type { AggregatorOptions, ResolvedOptions } from './options.js'
 export { kDefaults, normalizeOptions } from './options.js'
@@ -24,4 +25,5 @@ export type { Dimension } from './dimensions/validate.js'
 export { Aggregate, relativeErrorBound } from './store/aggregate.js'
 export { kStandardUnits, isStandardUnit } from './limits.js'
 export type { StandardUnit } from './limits.js'
-export type { RejectReason, SampleReceiver } from './ingest/types.js'
+export type { RejectReason } from './samples/reasons.js'
+export type { SampleReceiver } from './samples/receiver.js'

@@ -9,11 +9,14 @@
  * `timestamp` always land in the minute of that timestamp.
  */
 import { EventEmitter } from 'node:events'
-import { ConfigError, MetricsError, SinkError, type MetricsErrorCode } from '../errors.js'
-import type { RejectReason, SampleReceiver } from '../ingest/types.js'
-import { isStandardUnit, kMaxFutureMs, kMaxMagnitude, kMaxPastMs, kMinMagnitude, kPeriodMs, kStandardUnits, type StandardUnit } from '../limits.js'
+import { ConfigError, MetricsError, SinkError } from '../errors.js'
+import { codeOf, isRejection, kRejectReasons, type RejectReason, type Rejection } from '../samples/reasons.js'
+import type { SampleReceiver } from '../samples/receiver.js'
+import { checkCount, checkTimestamp, checkValue, inRange } from '../samples/checks.js'
+import { nameOf } from '../samples/show.js'
+import { kPeriodMs, type StandardUnit } from '../limits.js'
 import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '../options.js'
-import { canonicalDimensions, checkMetricName, checkNamespace, isInvalid, type Dimension } from '../dimensions/validate.js'
+import { canonicalDimensions, checkMetricName, checkNamespace, checkUnit, type Dimension } from '../dimensions/validate.js'
 import { Aggregate } from '../store/aggregate.js'
 import type { PackedPartial } from '../store/partial.js'
 import { encodeAggregate } from '../encode/put-metric-data.js'
@@ -23,7 +26,6 @@ import type { MetricSink } from '../sinks/sink.js'
 import { cloudWatchSink } from '../sinks/cloudwatch.js'
 import { Publisher, type PublishStats } from './publisher.js'
 import { Warner } from './warn.js'
-import { nameOf, show } from './show.js'
 import { Spool, type SpoolStats } from './spool.js'
 
 /** Per-sample options of `record()`. */
@@ -163,32 +165,7 @@ function trieNode (gen: number): TrieNode {
   return { handle: undefined, next: undefined, gen, k: undefined, m: undefined, vk: undefined, v: undefined, n: undefined, seen: undefined, memo: undefined, memoKv: undefined, memoHandle: undefined }
 }
 
-const kAllReasons: RejectReason[] = ['not_a_number', 'not_finite', 'value_out_of_range', 'count_invalid', 'timestamp_too_old',
-  'timestamp_in_future', 'timestamp_invalid', 'metric_name_invalid', 'namespace_invalid', 'unit_invalid', 'too_many_dimensions',
-  'dimension_invalid', 'cardinality_limit', 'malformed', 'unsupported_type', 'too_large', 'closed', 'overloaded', 'worker_failed']
-
-/** CloudWatch must still accept a period when it is published: keep a margin inside 2 weeks. */
-const kPastMarginMs = 15 * 60_000
 const kOverflowDimension = 'minutely_overflow'
-
-function codeOf (reason: RejectReason): MetricsErrorCode {
-  switch (reason) {
-    case 'metric_name_invalid': return 'METRICS_ERR_INVALID_NAME'
-    case 'namespace_invalid': return 'METRICS_ERR_INVALID_NAME'
-    case 'unit_invalid': return 'METRICS_ERR_INVALID_UNIT'
-    case 'too_many_dimensions': case 'dimension_invalid': return 'METRICS_ERR_DIMENSION'
-    default: return 'METRICS_ERR_INVALID_SAMPLE'
-  }
-}
-
-/** Why a value cannot be published, or null. */
-export function checkValue (v: unknown): { reason: RejectReason, message: string } | null {
-  if (typeof v !== 'number' || Number.isNaN(v)) return { reason: 'not_a_number', message: `value ${show(v, 40)} is not a number: send a finite number` }
-  if (!Number.isFinite(v)) return { reason: 'not_finite', message: `value ${v} is not finite: CloudWatch rejects ±Infinity` }
-  const a = Math.abs(v)
-  if (a > kMaxMagnitude || (a < kMinMagnitude && a !== 0)) return { reason: 'value_out_of_range', message: `value ${v} is outside CloudWatch's range: magnitudes from 2^-360 to 2^360, or 0` }
-  return null
-}
 
 /**
  * A pre-resolved series. `record(v)` is the hot path: it validates the value, compares an
@@ -206,8 +183,7 @@ export class SeriesHandle {
 
   /** Records one sample in the current minute. Bad values are counted and dropped. */
   record (v: number): void {
-    const a = v < 0 ? -v : v
-    if (!(a <= kMaxMagnitude) || (a < kMinMagnitude && a !== 0)) { this.#core.rejectValue(v, this.#s.metric); return }
+    if (!inRange(v)) { this.#core.rejectValue(v, this.#s.metric); return }
     const s = this.#s
     if (s.epoch !== this.#core.epoch && !this.#core.refresh(s)) return
     s.current!.addOne(v)
@@ -216,9 +192,8 @@ export class SeriesHandle {
 
   /** Records a sample with a weight and/or a timestamp (epoch ms; NaN for now). */
   recordWith (v: number, count: number, timestampMs: number): void {
-    const bad = checkValue(v)
+    const bad = checkValue(v) ?? checkCount(count)
     if (bad !== null) { this.#core.reject(bad.reason, `${this.#s.metric}: ${bad.message}`); return }
-    if (!(count > 0 && count < Infinity)) { this.#core.reject('count_invalid', `${this.#s.metric}: count ${count} must be a positive finite number`); return }
     if (timestampMs !== timestampMs) {
       const s = this.#s
       if (s.epoch !== this.#core.epoch && !this.#core.refresh(s)) return
@@ -284,7 +259,7 @@ export class Aggregator extends EventEmitter {
     const o = this.options
     this.sink = o.sink ?? cloudWatchSink()
     this.#warner = new Warner(o.warningIntervalMs, () => o.clock.now(), o.onWarning)
-    this.#rejected = Object.fromEntries(kAllReasons.map(r => [r, 0])) as Record<RejectReason, number>
+    this.#rejected = Object.fromEntries(kRejectReasons.map(r => [r, 0])) as Record<RejectReason, number>
     this.#core = new Core(
       (v, metric) => { const b = checkValue(v); this.#reject(b!.reason, `${nameOf(metric)}: ${b!.message}`) },
       (reason, message) => { this.#reject(reason, message) },
@@ -373,7 +348,7 @@ export class Aggregator extends EventEmitter {
       let restored = 0
       for (const e of header.entries) {
         const r = this.#register(e.metric, Object.fromEntries(e.dims), e.unit as StandardUnit, e.ns)
-        if (isInvalid(r)) { off = Aggregate.skipPacked(data, off, header.p); continue }
+        if (isRejection(r)) { off = Aggregate.skipPacked(data, off, header.p); continue }
         const store = e.late ? this.#late : this.#periods
         let m = store.get(e.period)
         if (m === undefined) { m = new Map(); store.set(e.period, m) }
@@ -396,7 +371,7 @@ export class Aggregator extends EventEmitter {
    */
   record (metric: string, value: number, dimensions?: Readonly<Record<string, string>>, options?: RecordOptions): void {
     // The handle's hot path compares numbers; anything else (whose valueOf might throw) stops here.
-    if (typeof value !== 'number') { this.#reject('not_a_number', `${nameOf(metric)}: value ${show(value, 40)} is not a number: send a finite number`); return }
+    if (typeof value !== 'number') { this.#rejectWith(metric, checkValue(value)!); return }
     if (options === undefined) {
       const h = this.#lookup(this.#root, metric, dimensions) ?? this.#resolve(metric, dimensions, undefined, undefined, this.#root)
       if (h !== undefined) h.record(value)
@@ -408,10 +383,7 @@ export class Aggregator extends EventEmitter {
   #recordWithOptions (metric: string, value: number, dimensions: Readonly<Record<string, string>> | undefined, options: RecordOptions): void {
     if (typeof options !== 'object' || options === null) { this.#reject('malformed', `${nameOf(metric)}: record() options must be an object`); return }
     const { unit, namespace, count, timestamp } = options
-    if (unit !== undefined && !isStandardUnit(unit)) {
-      this.#reject('unit_invalid', `${nameOf(metric)}: unit ${show(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}`)
-      return
-    }
+    if (unit !== undefined) { const b = checkUnit(unit); if (b !== null) { this.#rejectWith(metric, b); return } }
     let root = this.#root
     if (unit !== undefined || namespace !== undefined) {
       const scope = (namespace ?? '') + '\u0000' + (unit ?? '')
@@ -424,7 +396,7 @@ export class Aggregator extends EventEmitter {
     let t = NaN
     if (timestamp !== undefined) {
       t = timestamp instanceof Date ? timestamp.getTime() : timestamp
-      if (typeof t !== 'number' || !Number.isFinite(t)) { this.#reject('timestamp_invalid', `${nameOf(metric)}: timestamp must be epoch milliseconds or a Date, got ${show(timestamp)}`); return }
+      if (typeof t !== 'number' || !Number.isFinite(t)) { this.#rejectWith(metric, checkTimestamp(t, 0)!); return }
     }
     h.recordWith(value, count ?? 1, t)
   }
@@ -433,7 +405,7 @@ export class Aggregator extends EventEmitter {
   series (metric: string, dimensions?: Readonly<Record<string, string>>, options: SeriesOptions = {}): SeriesHandle {
     if (this.#closed) throw new MetricsError('series(): the aggregator is closed', 'METRICS_ERR_CLOSED')
     const r = this.#register(metric, dimensions, options.unit, options.namespace)
-    if (isInvalid(r)) throw new ConfigError(`series(${JSON.stringify(metric)}): ${r.message}`, codeOf(r.reason))
+    if (isRejection(r)) throw new ConfigError(`series(${JSON.stringify(metric)}): ${r.message}`, codeOf(r.reason))
     r.series.pinned = true
     return r.handle
   }
@@ -494,7 +466,7 @@ export class Aggregator extends EventEmitter {
     namespace: string | undefined, root: Map<string, TrieNode>): SeriesHandle | undefined {
     if (this.#closed) { this.#reject('closed', `${nameOf(metric)}: the aggregator is closed`); return undefined }
     const r = this.#register(metric, dims, unit, namespace)
-    if (isInvalid(r)) { this.#reject(r.reason, `${nameOf(metric)}: ${r.message}`); return undefined }
+    if (isRejection(r)) { this.#rejectWith(metric, r); return undefined }
     if (r.series.overflow) return r.handle   // never cache overflowed paths: that is what bounds memory
     let node = root.get(metric)
     if (node === undefined) { node = trieNode(this.#trieGen); root.set(metric, node) }
@@ -520,14 +492,14 @@ export class Aggregator extends EventEmitter {
   #handles = new WeakMap<Series, SeriesHandle>()
 
   #register (metric: string, dims: Readonly<Record<string, string>> | undefined, unit: StandardUnit | undefined, namespace: string | undefined):
-    { series: Series, handle: SeriesHandle } | { reason: RejectReason, message: string } {
+    { series: Series, handle: SeriesHandle } | Rejection {
     const o = this.options
     const badName = checkMetricName(metric)
     if (badName !== null) return badName
-    if (unit !== undefined && !isStandardUnit(unit)) return { reason: 'unit_invalid', message: `unit ${show(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}` }
+    if (unit !== undefined) { const b = checkUnit(unit); if (b !== null) return b }
     if (namespace !== undefined) { const b = checkNamespace(namespace); if (b !== null) return b }
     const canon = canonicalDimensions(dims, o.maxDimensions)
-    if (isInvalid(canon)) return canon
+    if (isRejection(canon)) return canon
     const ns = namespace ?? o.namespace
     const u = unit ?? o.defaultUnit
     const key = JSON.stringify([ns, metric, u, canon.map(d => [d.Name, d.Value])])
@@ -576,8 +548,8 @@ export class Aggregator extends EventEmitter {
   #recordAt (s: Series, v: number, count: number, t: number): void {
     if (this.#closed) { this.#reject('closed', `${s.metric}: the aggregator is closed`); return }
     const now = this.options.clock.now()
-    if (t < now - kMaxPastMs + kPastMarginMs) { this.#reject('timestamp_too_old', `${s.metric}: timestamp ${iso(t)} is older than CloudWatch accepts (2 weeks)`); return }
-    if (t > now + kMaxFutureMs) { this.#reject('timestamp_in_future', `${s.metric}: timestamp ${iso(t)} is more than 2 hours ahead; check the sender's clock and that timestamps are epoch milliseconds`); return }
+    const bad = checkTimestamp(t, now)
+    if (bad !== null) { this.#rejectWith(s.metric, bad); return }
     const p = t - (t % kPeriodMs)
     let store = this.#periods
     if (p <= this.#sealedThrough && p !== this.#currentStart) { store = this.#late; this.#late_++ }
@@ -605,7 +577,7 @@ export class Aggregator extends EventEmitter {
     for (const e of p.entries) {
       if (this.#closed) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN('closed', e.samples, `${e.metric}: the aggregator is closed`); continue }
       const r = this.#register(e.metric, e.dimensions, e.unit as StandardUnit | undefined, e.namespace)
-      if (isInvalid(r)) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN(r.reason, e.samples, `${e.metric}: ${r.message}`); continue }
+      if (isRejection(r)) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN(r.reason, e.samples, `${e.metric}: ${r.message}`); continue }
       const period = e.period === -1 ? batchPeriod : e.period
       let store = this.#periods
       if (period <= this.#sealedThrough && period !== this.#currentStart) { store = this.#late; this.#late_ += e.samples }
@@ -632,7 +604,7 @@ export class Aggregator extends EventEmitter {
    * Like `record()`, but says what happened: `undefined` when the sample was accepted,
    * else its rejection. For listeners that answer per sample (the HTTP ingest).
    */
-  tryRecord (metric: string, value: number, dimensions?: Readonly<Record<string, string>>, options?: RecordOptions): { reason: RejectReason, message: string } | undefined {
+  tryRecord (metric: string, value: number, dimensions?: Readonly<Record<string, string>>, options?: RecordOptions): Rejection | undefined {
     this.#lastReject = undefined
     this.record(metric, value, dimensions, options)
     const r = this.#lastReject
@@ -653,6 +625,9 @@ export class Aggregator extends EventEmitter {
       reject: (reason, message) => { this.#reject(reason, message) },
     }
   }
+
+  /** Rejects with a check's reason and message, naming the metric. */
+  #rejectWith (metric: unknown, r: Rejection): void { this.#reject(r.reason, `${nameOf(metric)}: ${r.message}`) }
 
   #reject (reason: RejectReason, message: string): void {
     this.#lastReject = { reason, message }
@@ -936,12 +911,6 @@ export class Aggregator extends EventEmitter {
 
   /** True once `close()` was called. */
   get closed (): boolean { return this.#closed }
-}
-
-/** An ISO time for messages; epoch numbers Date cannot represent are shown as numbers. */
-function iso (t: number): string {
-  const d = new Date(t)
-  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString()
 }
 
 function summarize (s: SeriesInfo, a: Aggregate): SealedSeries {

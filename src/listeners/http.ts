@@ -9,8 +9,8 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Aggregator, RecordOptions } from '../core/aggregator.js'
-import type { RejectReason } from '../ingest/types.js'
-import { nameOf } from '../core/show.js'
+import type { RejectReason } from '../samples/reasons.js'
+import { nameOf } from '../samples/show.js'
 
 export interface HttpListenerOptions {
   aggregator: Aggregator

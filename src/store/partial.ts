@@ -8,8 +8,10 @@
  * object, unit, namespace), never a string built per sample: parsers reuse one dimensions
  * object for a repeated tag string, so identity lookups hit.
  */
-import type { RejectReason, SampleReceiver } from '../ingest/types.js'
-import { kMaxFutureMs, kMaxMagnitude, kMaxPastMs, kMinMagnitude, kPeriodMs } from '../limits.js'
+import type { RejectReason } from '../samples/reasons.js'
+import type { SampleReceiver } from '../samples/receiver.js'
+import { checkCount, checkTimestamp, checkValue, inRange } from '../samples/checks.js'
+import { kPeriodMs } from '../limits.js'
 import { Aggregate } from './aggregate.js'
 
 /** The description of one packed aggregate. */
@@ -36,8 +38,6 @@ export interface PackedPartial {
 
 interface Slot { entry: PartialEntry, agg: Aggregate }
 
-const kPastMarginMs = 15 * 60_000
-
 export class PartialStore implements SampleReceiver {
   readonly #p: number
   #byDims = new Map<object | undefined, Map<string, Slot[]>>()
@@ -51,18 +51,14 @@ export class PartialStore implements SampleReceiver {
 
   sample (metric: string, value: number, unit: string | undefined, dimensions: Record<string, string> | undefined,
     timestampMs: number, count: number, namespace?: string): void {
-    const a = value < 0 ? -value : value
-    if (!(a <= kMaxMagnitude) || (a < kMinMagnitude && a !== 0)) {
-      if (value !== value || typeof value !== 'number') this.reject('not_a_number', `${metric}: value is not a number`)
-      else if (a === Infinity) this.reject('not_finite', `${metric}: value ${value} is not finite`)
-      else this.reject('value_out_of_range', `${metric}: value ${value} is outside CloudWatch's range (2^-360 .. 2^360)`)
-      return
-    }
-    if (!(count > 0 && count < Infinity)) { this.reject('count_invalid', `${metric}: count ${count} must be a positive finite number`); return }
+    // The checks allocate nothing when they pass (a worker takes millions of values a second).
+    if (!inRange(value)) { this.#rejectWith(metric, checkValue(value)!); return }
+    const badCount = checkCount(count)
+    if (badCount !== null) { this.#rejectWith(metric, badCount); return }
     let period = -1
     if (timestampMs === timestampMs) {
-      if (timestampMs < this.nowMs - kMaxPastMs + kPastMarginMs) { this.reject('timestamp_too_old', `${metric}: timestamp ${timestampMs} is older than CloudWatch accepts (2 weeks)`); return }
-      if (timestampMs > this.nowMs + kMaxFutureMs) { this.reject('timestamp_in_future', `${metric}: timestamp ${timestampMs} is more than 2 hours ahead`); return }
+      const bad = checkTimestamp(timestampMs, this.nowMs)
+      if (bad !== null) { this.#rejectWith(metric, bad); return }
       period = timestampMs - (timestampMs % kPeriodMs)
     }
     // Two lookups that hash nothing new: the dimensions object by identity (the parsers hand
@@ -84,6 +80,10 @@ export class PartialStore implements SampleReceiver {
     }
     slot.entry.samples++
     slot.agg.add(value, count)
+  }
+
+  #rejectWith (metric: string, r: { reason: RejectReason, message: string }): void {
+    this.reject(r.reason, `${metric}: ${r.message}`)
   }
 
   reject (reason: RejectReason, message: string): void {
