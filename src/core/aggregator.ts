@@ -17,9 +17,9 @@ import { nameOf } from '../samples/show.js'
 import { kPeriodMs, type StandardUnit } from '../limits.js'
 import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '../options.js'
 import { canonicalDimensions, checkMetricName, checkNamespace, checkUnit, type Dimension } from '../dimensions/validate.js'
-import { Aggregate } from '../store/aggregate.js'
+import { Histogram } from '../store/histogram.js'
 import type { PackedPartial } from '../store/partial.js'
-import { encodeAggregate } from '../encode/put-metric-data.js'
+import { encodeHistogram } from '../encode/put-metric-data.js'
 import { batchDatums } from '../encode/batcher.js'
 import type { DatumBatch, MetricDatum } from '../encode/datum.js'
 import type { MetricSink } from '../sinks/sink.js'
@@ -119,7 +119,7 @@ interface Series extends SeriesInfo {
   readonly id: number
   readonly key: string
   epoch: number
-  current: Aggregate | null
+  current: Histogram | null
   lastUsed: number
   pinned: boolean
   overflow: boolean
@@ -127,7 +127,7 @@ interface Series extends SeriesInfo {
   trieRefs: Array<{ map: Map<string, TrieNode>, key: string, node: TrieNode }>
 }
 
-interface SealJob { p: number, late: boolean, remaining: Map<Series, Aggregate> }
+interface SealJob { p: number, late: boolean, remaining: Map<Series, Histogram> }
 
 /** Series encoded per slice of a seal before yielding to the event loop… */
 const kSealSlice = 2_000
@@ -234,9 +234,9 @@ export class Aggregator extends EventEmitter {
   readonly #root = new Map<string, TrieNode>()
   readonly #scopedRoots = new Map<string, Map<string, TrieNode>>()
   /** period start → series → aggregate, for every minute not yet sealed. */
-  readonly #periods = new Map<number, Map<Series, Aggregate>>()
+  readonly #periods = new Map<number, Map<Series, Histogram>>()
   /** Deltas for minutes already sealed. */
-  readonly #late = new Map<number, Map<Series, Aggregate>>()
+  readonly #late = new Map<number, Map<Series, Histogram>>()
   #currentStart: number
   /** Every period starting at or before this one has been sealed. */
   #sealedThrough = -Infinity
@@ -305,9 +305,9 @@ export class Aggregator extends EventEmitter {
   #checkpoint (): void {
     if (this.#spool === undefined) return
     const entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> = []
-    const aggs: Aggregate[] = []
-    const sealing = new Map<number, Map<Series, Aggregate>>()
-    const sealingLate = new Map<number, Map<Series, Aggregate>>()
+    const aggs: Histogram[] = []
+    const sealing = new Map<number, Map<Series, Histogram>>()
+    const sealingLate = new Map<number, Map<Series, Histogram>>()
     for (const j of this.#sealJobs) (j.late ? sealingLate : sealing).set(j.p, j.remaining)
     for (const [late, store] of [[false, this.#periods], [true, this.#late], [false, sealing], [true, sealingLate]] as const) {
       for (const [period, m] of store) {
@@ -348,12 +348,12 @@ export class Aggregator extends EventEmitter {
       let restored = 0
       for (const e of header.entries) {
         const r = this.#register(e.metric, Object.fromEntries(e.dims), e.unit as StandardUnit, e.ns)
-        if (isRejection(r)) { off = Aggregate.skipPacked(data, off, header.p); continue }
+        if (isRejection(r)) { off = Histogram.skipPacked(data, off, header.p); continue }
         const store = e.late ? this.#late : this.#periods
         let m = store.get(e.period)
         if (m === undefined) { m = new Map(); store.set(e.period, m) }
         let a = m.get(r.series)
-        if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(r.series, a) }
+        if (a === undefined) { a = new Histogram(this.options.precisionBits); m.set(r.series, a) }
         off = a.mergePacked(data, off)
         restored++
       }
@@ -538,7 +538,7 @@ export class Aggregator extends EventEmitter {
     let m = this.#periods.get(p)
     if (m === undefined) { m = new Map(); this.#periods.set(p, m) }
     let a = m.get(s)
-    if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(s, a) }
+    if (a === undefined) { a = new Histogram(this.options.precisionBits); m.set(s, a) }
     s.current = a
     s.epoch = this.#core.epoch
     s.lastUsed = p
@@ -556,7 +556,7 @@ export class Aggregator extends EventEmitter {
     let m = store.get(p)
     if (m === undefined) { m = new Map(); store.set(p, m) }
     let a = m.get(s)
-    if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(s, a) }
+    if (a === undefined) { a = new Histogram(this.options.precisionBits); m.set(s, a) }
     a.add(v, count)
     if (p > s.lastUsed) s.lastUsed = p
     this.#core.accepted++
@@ -575,16 +575,16 @@ export class Aggregator extends EventEmitter {
     const batchPeriod = receivedAtMs - (receivedAtMs % kPeriodMs)
     let off = 0
     for (const e of p.entries) {
-      if (this.#closed) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN('closed', e.samples, `${e.metric}: the aggregator is closed`); continue }
+      if (this.#closed) { off = Histogram.skipPacked(p.data, off, p.precisionBits); this.#rejectN('closed', e.samples, `${e.metric}: the aggregator is closed`); continue }
       const r = this.#register(e.metric, e.dimensions, e.unit as StandardUnit | undefined, e.namespace)
-      if (isRejection(r)) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN(r.reason, e.samples, `${e.metric}: ${r.message}`); continue }
+      if (isRejection(r)) { off = Histogram.skipPacked(p.data, off, p.precisionBits); this.#rejectN(r.reason, e.samples, `${e.metric}: ${r.message}`); continue }
       const period = e.period === -1 ? batchPeriod : e.period
       let store = this.#periods
       if (period <= this.#sealedThrough && period !== this.#currentStart) { store = this.#late; this.#late_ += e.samples }
       let m = store.get(period)
       if (m === undefined) { m = new Map(); store.set(period, m) }
       let a = m.get(r.series)
-      if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(r.series, a) }
+      if (a === undefined) { a = new Histogram(this.options.precisionBits); m.set(r.series, a) }
       off = a.mergePacked(p.data, off)
       if (period > r.series.lastUsed) r.series.lastUsed = period
       this.#core.accepted += e.samples
@@ -686,7 +686,7 @@ export class Aggregator extends EventEmitter {
    * that an outage without a spool falls back to the queue's drop-oldest policy instead of
    * holding every minute in memory.
    */
-  #seal (p: number, store: Map<number, Map<Series, Aggregate>>, late: boolean): void {
+  #seal (p: number, store: Map<number, Map<Series, Histogram>>, late: boolean): void {
     const m = store.get(p)
     store.delete(p)
     if (m === undefined || m.size === 0) return
@@ -739,7 +739,7 @@ export class Aggregator extends EventEmitter {
         if (a.count > 0) {
           let list = byNs.get(s.namespace)
           if (list === undefined) { list = []; byNs.set(s.namespace, list) }
-          for (const d of encodeAggregate(s, p, a, this.sink.maxValuesPerDatum)) list.push(d)
+          for (const d of encodeHistogram(s, p, a, this.sink.maxValuesPerDatum)) list.push(d)
           report?.push(summarize(s, a))
         }
         a.release()
@@ -913,7 +913,7 @@ export class Aggregator extends EventEmitter {
   get closed (): boolean { return this.#closed }
 }
 
-function summarize (s: SeriesInfo, a: Aggregate): SealedSeries {
+function summarize (s: SeriesInfo, a: Histogram): SealedSeries {
   const buckets = a.buckets()
   const q = (x: number): number => {
     const rank = Math.max(1, Math.ceil(x * a.count))

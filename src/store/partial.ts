@@ -12,7 +12,7 @@ import type { RejectReason } from '../samples/reasons.js'
 import type { SampleReceiver } from '../samples/receiver.js'
 import { checkCount, checkTimestamp, checkValue, inRange } from '../samples/checks.js'
 import { kPeriodMs } from '../limits.js'
-import { Aggregate } from './aggregate.js'
+import { Histogram } from './histogram.js'
 
 /** The description of one packed aggregate. */
 export interface PartialEntry {
@@ -36,7 +36,7 @@ export interface PackedPartial {
   messages: Partial<Record<RejectReason, string>>
 }
 
-interface Slot { entry: PartialEntry, agg: Aggregate }
+interface Slot { entry: PartialEntry, agg: Histogram }
 
 export class PartialStore implements SampleReceiver {
   readonly #p: number
@@ -74,7 +74,7 @@ export class PartialStore implements SampleReceiver {
       if (e.period === period && e.unit === unit && e.namespace === namespace) { slot = list[i]; break }
     }
     if (slot === undefined) {
-      slot = { entry: { metric, unit, namespace, dimensions, period, samples: 0 }, agg: new Aggregate(this.#p) }
+      slot = { entry: { metric, unit, namespace, dimensions, period, samples: 0 }, agg: new Histogram(this.#p) }
       list.push(slot)
       this.#slots.push(slot)
     }
