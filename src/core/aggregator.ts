@@ -16,7 +16,9 @@ import { checkCount, checkTimestamp, checkValue, inRange } from '../samples/chec
 import { nameOf } from '../samples/show.js'
 import { kPeriodMs, type StandardUnit } from '../limits.js'
 import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '../options.js'
-import { canonicalDimensions, checkMetricName, checkNamespace, checkUnit, type Dimension } from '../dimensions/validate.js'
+import { canonicalDimensions, checkMetricName, checkNamespace, checkUnit } from '../dimensions/validate.js'
+import type { Dimension, SeriesInfo } from '../encode/datum.js'
+import { LookupTrie } from '../registry/lookup-trie.js'
 import { Histogram } from '../store/histogram.js'
 import type { PackedPartial } from '../store/partial.js'
 import { encodeHistogram } from '../encode/put-metric-data.js'
@@ -46,13 +48,7 @@ export interface SeriesOptions {
   namespace?: string
 }
 
-/** A series as published. */
-export interface SeriesInfo {
-  readonly namespace: string
-  readonly metric: string
-  readonly unit: StandardUnit
-  readonly dimensions: readonly Dimension[]
-}
+export type { SeriesInfo } from '../encode/datum.js'
 
 /** One series of a minute, as the `seal` event and `snapshot()` report it. */
 export interface SealedSeries extends SeriesInfo {
@@ -123,8 +119,6 @@ interface Series extends SeriesInfo {
   lastUsed: number
   pinned: boolean
   overflow: boolean
-  /** Every trie path that leads to this series (one per key order seen), to unhook on eviction. */
-  trieRefs: Array<{ map: Map<string, TrieNode>, key: string, node: TrieNode }>
 }
 
 interface SealJob { p: number, late: boolean, remaining: Map<Series, Histogram> }
@@ -138,32 +132,6 @@ const kSealSlice = 2_000
  * (the first slice runs cold code, and 64 series of it took ~10 ms) and eviction unsliced.
  */
 const kSealSliceMs = 2
-
-interface TrieNode {
-  handle: SeriesHandle | undefined
-  next: Map<string, Map<string, TrieNode>> | undefined
-  /**
-   * Memos of record()'s lookup, valid while `gen` equals the engine's trie generation (bumped
-   * by every eviction). The last step taken from this node: key `k` led to map `m`, and value
-   * `v` under key `vk` led to node `n`; consecutive calls from one call site take the same
-   * keys in the same order, and `===` on those strings is a pointer compare, not a hash.
-   */
-  gen: number
-  k: string | undefined
-  m: Map<string, TrieNode> | undefined
-  vk: string | undefined
-  v: string | undefined
-  n: TrieNode | undefined
-  /** A dims object seen twice in a row from this (metric) node, its keys and values, and where they lead. */
-  seen: object | undefined
-  memo: object | undefined
-  memoKv: string[] | undefined
-  memoHandle: SeriesHandle | undefined
-}
-
-function trieNode (gen: number): TrieNode {
-  return { handle: undefined, next: undefined, gen, k: undefined, m: undefined, vk: undefined, v: undefined, n: undefined, seen: undefined, memo: undefined, memoKv: undefined, memoHandle: undefined }
-}
 
 const kOverflowDimension = 'minutely_overflow'
 
@@ -231,8 +199,7 @@ export class Aggregator extends EventEmitter {
   readonly #registry = new Map<string, Series>()
   readonly #overflow = new Map<string, Series>()
   #nextId = 0
-  readonly #root = new Map<string, TrieNode>()
-  readonly #scopedRoots = new Map<string, Map<string, TrieNode>>()
+  readonly #trie = new LookupTrie<SeriesHandle>()
   /** period start → series → aggregate, for every minute not yet sealed. */
   readonly #periods = new Map<number, Map<Series, Histogram>>()
   /** Deltas for minutes already sealed. */
@@ -373,7 +340,7 @@ export class Aggregator extends EventEmitter {
     // The handle's hot path compares numbers; anything else (whose valueOf might throw) stops here.
     if (typeof value !== 'number') { this.#rejectWith(metric, checkValue(value)!); return }
     if (options === undefined) {
-      const h = this.#lookup(this.#root, metric, dimensions) ?? this.#resolve(metric, dimensions, undefined, undefined, this.#root)
+      const h = this.#trie.lookup(metric, undefined, undefined, dimensions) ?? this.#resolve(metric, dimensions, undefined, undefined)
       if (h !== undefined) h.record(value)
       return
     }
@@ -384,14 +351,7 @@ export class Aggregator extends EventEmitter {
     if (typeof options !== 'object' || options === null) { this.#reject('malformed', `${nameOf(metric)}: record() options must be an object`); return }
     const { unit, namespace, count, timestamp } = options
     if (unit !== undefined) { const b = checkUnit(unit); if (b !== null) { this.#rejectWith(metric, b); return } }
-    let root = this.#root
-    if (unit !== undefined || namespace !== undefined) {
-      const scope = (namespace ?? '') + '\u0000' + (unit ?? '')
-      let r = this.#scopedRoots.get(scope)
-      if (r === undefined) { r = new Map(); this.#scopedRoots.set(scope, r) }
-      root = r
-    }
-    const h = this.#lookup(root, metric, dimensions) ?? this.#resolve(metric, dimensions, unit, namespace, root)
+    const h = this.#trie.lookup(metric, unit, namespace, dimensions) ?? this.#resolve(metric, dimensions, unit, namespace)
     if (h === undefined) return
     let t = NaN
     if (timestamp !== undefined) {
@@ -410,82 +370,14 @@ export class Aggregator extends EventEmitter {
     return r.handle
   }
 
-  #lookup (root: Map<string, TrieNode>, metric: string, dims: Readonly<Record<string, string>> | undefined): SeriesHandle | undefined {
-    let node = root.get(metric)
-    if (node === undefined) return undefined
-    if (dims !== undefined && dims !== null) {
-      const gen = this.#trieGen
-      const start = node
-      // The same object as last time, still with the same keys and values in the same order:
-      // no hashing at all (a reused dims object, the common case in a request handler).
-      if (start.memo === dims && start.gen === gen) {
-        const kv = start.memoKv!
-        let i = 0
-        for (const k in dims) {
-          if (k !== kv[i] || dims[k] !== kv[i + 1]) { i = -1; break }
-          i += 2
-        }
-        if (i === kv.length) return start.memoHandle
-      }
-      for (const k in dims) {
-        let m: Map<string, TrieNode> | undefined
-        if (node.k === k && node.gen === gen) {
-          m = node.m
-        } else {
-          m = node.next?.get(k)
-          if (m === undefined) return undefined
-          node.k = k; node.m = m; node.vk = undefined; node.gen = gen
-        }
-        const v = dims[k]
-        let n: TrieNode | undefined
-        if (node.v === v && node.vk === k) {
-          n = node.n
-        } else {
-          n = m!.get(v)
-          if (n === undefined) return undefined
-          node.v = v; node.vk = k; node.n = n
-        }
-        node = n!
-      }
-      // Seen twice in a row: remember it (never for fresh objects, which would only churn).
-      if (start.seen === dims && node.handle !== undefined) {
-        const kv: string[] = []
-        for (const k in dims) kv.push(k, dims[k])
-        start.memo = dims; start.memoKv = kv; start.memoHandle = node.handle; start.gen = gen
-      }
-      start.seen = dims
-    }
-    return node.handle
-  }
-
-  /** Bumped by every eviction: invalidates the lookup memos of every trie node at once. */
-  #trieGen = 0
-
-  /** The slow path of record(): validate, register, and cache the path in the trie. */
+  /** The slow path of record(): validate, register, and remember the call's path in the trie. */
   #resolve (metric: string, dims: Readonly<Record<string, string>> | undefined, unit: StandardUnit | undefined,
-    namespace: string | undefined, root: Map<string, TrieNode>): SeriesHandle | undefined {
+    namespace: string | undefined): SeriesHandle | undefined {
     if (this.#closed) { this.#reject('closed', `${nameOf(metric)}: the aggregator is closed`); return undefined }
     const r = this.#register(metric, dims, unit, namespace)
     if (isRejection(r)) { this.#rejectWith(metric, r); return undefined }
     if (r.series.overflow) return r.handle   // never cache overflowed paths: that is what bounds memory
-    let node = root.get(metric)
-    if (node === undefined) { node = trieNode(this.#trieGen); root.set(metric, node) }
-    let lastMap: Map<string, TrieNode> | null = null
-    let lastKey = metric
-    if (dims !== undefined && dims !== null) {
-      for (const k in dims) {
-        node.next ??= new Map()
-        let m = node.next.get(k)
-        if (m === undefined) { m = new Map(); node.next.set(k, m) }
-        let n = m.get(dims[k])
-        if (n === undefined) { n = trieNode(this.#trieGen); m.set(dims[k], n) }
-        lastMap = m
-        lastKey = dims[k]
-        node = n
-      }
-    }
-    node.handle = r.handle
-    r.series.trieRefs.push({ map: lastMap ?? root, key: lastKey, node })
+    this.#trie.insert(metric, unit, namespace, dims, r.handle)
     return r.handle
   }
 
@@ -517,7 +409,7 @@ export class Aggregator extends EventEmitter {
   }
 
   #newSeries (key: string, namespace: string, metric: string, unit: StandardUnit, dimensions: Dimension[], overflow: boolean): Series {
-    const s: Series = { id: this.#nextId++, key, namespace, metric, unit, dimensions, epoch: -2, current: null, lastUsed: this.#currentStart, pinned: false, overflow, trieRefs: [] }
+    const s: Series = { id: this.#nextId++, key, namespace, metric, unit, dimensions, epoch: -2, current: null, lastUsed: this.#currentStart, pinned: false, overflow }
     this.#handles.set(s, new SeriesHandle(s, this.#core))
     return s
   }
@@ -797,13 +689,7 @@ export class Aggregator extends EventEmitter {
       if (s.pinned || s.lastUsed >= horizon) continue
       if (s.epoch === this.#core.epoch) continue
       this.#registry.delete(key)
-      // Unhook every path to it; keep a node that longer paths (more dimensions) go through.
-      for (const ref of s.trieRefs) {
-        if (ref.node.handle === this.#handles.get(s)) ref.node.handle = undefined
-        if (ref.node.next === undefined || ref.node.next.size === 0) ref.map.delete(ref.key)
-      }
-      s.trieRefs.length = 0
-      this.#trieGen++
+      this.#trie.forget(this.#handles.get(s)!)
       this.#evicted++
     }
   }

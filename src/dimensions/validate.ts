@@ -8,6 +8,7 @@ import {
   isStandardUnit, kMaxDimensionNameLength, kMaxDimensionValueLength, kMaxMetricNameLength, kMaxNamespaceLength, kStandardUnits,
 } from '../limits.js'
 import type { Rejection } from '../samples/reasons.js'
+import type { Dimension } from '../encode/datum.js'
 import { quote, show } from '../samples/show.js'
 
 function table (pred: (c: number) => boolean): Uint8Array {
@@ -79,8 +80,6 @@ export function checkUnit (unit: unknown): Rejection | null {
   return { reason: 'unit_invalid', message: `unit ${show(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}` }
 }
 
-/** A dimension as CloudWatch takes it. */
-export interface Dimension { Name: string, Value: string }
 
 /**
  * Validates a dimensions object and returns its dimensions sorted by name (the canonical

@@ -17,10 +17,9 @@
  */
 import { bucketBounds, valueLength, type Histogram } from '../store/histogram.js'
 import { datumBytesWith, kDatumBytes } from './batcher.js'
-import type { Dimension } from '../dimensions/validate.js'
 import type { StandardUnit } from '../limits.js'
 import { kMaxValuesPerDatum } from '../limits.js'
-import type { MetricDatum } from './datum.js'
+import type { Dimension, MetricDatum } from './datum.js'
 
 /** What the encoder needs to know about a series. */
 export interface SeriesDescriptor {
