@@ -19,11 +19,12 @@ import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '
 import { canonicalDimensions, checkMetricName, checkNamespace, checkUnit } from '../dimensions/validate.js'
 import type { Dimension, SeriesInfo } from '../encode/datum.js'
 import { LookupTrie } from '../registry/lookup-trie.js'
+import { Sealer, kSealSliceMs } from '../seal/sealer.js'
+import { summarize, type MinuteSummary, type SeriesSummary } from '../seal/summary.js'
+import { decodeCheckpoint, encodeCheckpoint, kCheckpointFormat, type CheckpointEntry } from '../store/checkpoint.js'
 import { Histogram } from '../store/histogram.js'
 import type { PackedPartial } from '../store/partial.js'
-import { encodeHistogram } from '../encode/put-metric-data.js'
-import { batchDatums } from '../encode/batcher.js'
-import type { DatumBatch, MetricDatum } from '../encode/datum.js'
+import type { DatumBatch } from '../encode/datum.js'
 import type { MetricSink } from '../sinks/sink.js'
 import { cloudWatchSink } from '../sinks/cloudwatch.js'
 import { Publisher, type PublishStats } from './publisher.js'
@@ -49,32 +50,20 @@ export interface SeriesOptions {
 }
 
 export type { SeriesInfo } from '../encode/datum.js'
+export type { MinuteSummary, SeriesSummary } from '../seal/summary.js'
 
 /** One series of a minute, as the `seal` event and `snapshot()` report it. */
-export interface SealedSeries extends SeriesInfo {
-  count: number
-  sum: number
-  min: number
-  max: number
-  p50: number
-  p90: number
-  p99: number
-  /** The histogram: [published value, weighted count] per populated bucket, ascending. */
-  buckets: Array<[number, number]>
-}
+export type SealedSeries = SeriesSummary
+
+/** What the `seal` event carries: one sealed minute, or a late delta of one. */
+export type SealedPeriod = MinuteSummary
 
 /** What `snapshot()` returns: the minutes still open and the last sealed ones. */
 export interface Snapshot {
   now: number
-  open: SealedPeriod[]
+  /** The minutes not sealed yet, computed now from the live histograms (never late). */
+  open: MinuteSummary[]
   sealed: SealedPeriod[]
-}
-
-/** What the `seal` event carries. */
-export interface SealedPeriod {
-  periodStart: number
-  late: boolean
-  series: SealedSeries[]
 }
 
 /** The counters of `stats()`. */
@@ -120,18 +109,6 @@ interface Series extends SeriesInfo {
   pinned: boolean
   overflow: boolean
 }
-
-interface SealJob { p: number, late: boolean, remaining: Map<Series, Histogram> }
-
-/** Series encoded per slice of a seal before yielding to the event loop… */
-const kSealSlice = 2_000
-/**
- * …or milliseconds spent (checked every 16 series), so that the event loop is never held much
- * longer than this. Sealing 100k series (bench/memory.mjs): the longest stretch the event
- * loop was held measured 8–10 ms this way, against 15–21 ms with 4 ms checked every 64 series
- * (the first slice runs cold code, and 64 series of it took ~10 ms) and eviction unsliced.
- */
-const kSealSliceMs = 2
 
 const kOverflowDimension = 'minutely_overflow'
 
@@ -194,6 +171,7 @@ export class Aggregator extends EventEmitter {
   readonly #core: Core
   readonly #warner: Warner
   readonly #publisher: Publisher
+  readonly #sealer: Sealer<Series>
   readonly #spool: Spool | undefined
   #checkpointTimer: unknown = undefined
   readonly #registry = new Map<string, Series>()
@@ -215,7 +193,6 @@ export class Aggregator extends EventEmitter {
   #late_ = 0
   #overflowed = 0
   #evicted = 0
-  #periodsSealed = 0
   #errorsSink: SinkError[] | null = null
   #keepSealed = 0
   readonly #recentSealed: SealedPeriod[] = []
@@ -244,6 +221,14 @@ export class Aggregator extends EventEmitter {
       random: o.random,
       onError: e => { this.#sinkError(e) },
     })
+    this.#sealer = new Sealer({
+      queue: this.#publisher,
+      limits: this.sink,
+      maxQueuedBytes: o.maxQueuedBytes,
+      journaled: this.#spool !== undefined,
+      wantsSummary: () => this.listenerCount('seal') > 0 || this.#keepSealed > 0,
+      onSealed: summary => { this.#sealed(summary) },
+    })
     const now = o.clock.now()
     this.#currentStart = now - (now % kPeriodMs)
     if (this.#spool !== undefined) {
@@ -265,63 +250,44 @@ export class Aggregator extends EventEmitter {
     }, this.options.checkpointIntervalMs)
   }
 
-  /**
-   * Writes every open aggregate (and late delta) to the spool's checkpoint: a JSON header
-   * of series and periods, then the aggregates packed as float64.
-   */
+  /** Writes every histogram not yet handed to the publisher (open minutes, late deltas, minutes being sealed). */
   #checkpoint (): void {
     if (this.#spool === undefined) return
-    const entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> = []
-    const aggs: Histogram[] = []
-    const sealing = new Map<number, Map<Series, Histogram>>()
-    const sealingLate = new Map<number, Map<Series, Histogram>>()
-    for (const j of this.#sealJobs) (j.late ? sealingLate : sealing).set(j.p, j.remaining)
-    for (const [late, store] of [[false, this.#periods], [true, this.#late], [false, sealing], [true, sealingLate]] as const) {
-      for (const [period, m] of store) {
-        for (const [s, a] of m) {
-          if (a.count === 0) continue
-          entries.push({ period, late, ns: s.namespace, metric: s.metric, unit: s.unit, dims: s.dimensions.map(d => [d.Name, d.Value]) })
-          aggs.push(a)
-        }
+    const entries: CheckpointEntry[] = []
+    const histograms: Histogram[] = []
+    const add = (period: number, late: boolean, m: Map<Series, Histogram>): void => {
+      for (const [s, h] of m) {
+        if (h.count === 0) continue
+        entries.push({ period, late, ns: s.namespace, metric: s.metric, unit: s.unit, dims: s.dimensions.map(d => [d.Name, d.Value]) })
+        histograms.push(h)
       }
     }
-    const header = Buffer.from(JSON.stringify({ v: 1, p: this.options.precisionBits, entries }))
-    const headLen = 8 + Math.ceil(header.length / 8) * 8
-    let n = 0
-    for (const a of aggs) n += a.packedLength()
-    const out = new Uint8Array(headLen + n * 8)
-    new DataView(out.buffer).setUint32(0, header.length, true)
-    out.set(header, 8)
-    const data = new Float64Array(out.buffer, headLen, n)
-    let off = 0
-    for (const a of aggs) off = a.packInto(data, off)
-    this.#spool.writeCheckpoint(out)
+    for (const [p, m] of this.#periods) add(p, false, m)
+    for (const [p, m] of this.#late) add(p, true, m)
+    for (const j of this.#sealer.pending) add(j.periodStart, j.late, j.histograms)
+    this.#spool.writeCheckpoint(encodeCheckpoint(this.options.precisionBits, entries, histograms))
   }
 
   #restoreCheckpoint (): void {
     const buf = this.#spool?.readCheckpoint()
     if (buf === undefined || buf.length < 8) return
     try {
-      const copy = new Uint8Array(buf)   // aligned copy for the Float64Array view
-      const len = new DataView(copy.buffer).getUint32(0, true)
-      const header = JSON.parse(Buffer.from(copy.subarray(8, 8 + len)).toString('utf8')) as { v: number, p: number, entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> }
-      if (header.v !== 1 || header.p !== this.options.precisionBits) {
-        this.#warner.warn('checkpoint', 'METRICS_ERR_INVALID_OPTION', `spool checkpoint was written with precisionBits ${header.p}; it is ignored`)
+      const c = decodeCheckpoint(buf)
+      if (c.format !== kCheckpointFormat || c.precisionBits !== this.options.precisionBits) {
+        this.#warner.warn('checkpoint', 'METRICS_ERR_INVALID_OPTION', `spool checkpoint was written with precisionBits ${c.precisionBits}; it is ignored`)
         return
       }
-      const headLen = 8 + Math.ceil(len / 8) * 8
-      const data = new Float64Array(copy.buffer, headLen, (copy.length - headLen) / 8)
       let off = 0
       let restored = 0
-      for (const e of header.entries) {
+      for (const e of c.entries) {
         const r = this.#register(e.metric, Object.fromEntries(e.dims), e.unit as StandardUnit, e.ns)
-        if (isRejection(r)) { off = Histogram.skipPacked(data, off, header.p); continue }
+        if (isRejection(r)) { off = Histogram.skipPacked(c.data, off, c.precisionBits); continue }
         const store = e.late ? this.#late : this.#periods
         let m = store.get(e.period)
         if (m === undefined) { m = new Map(); store.set(e.period, m) }
         let a = m.get(r.series)
         if (a === undefined) { a = new Histogram(this.options.precisionBits); m.set(r.series, a) }
-        off = a.mergePacked(data, off)
+        off = a.mergePacked(c.data, off)
         restored++
       }
       if (restored > 0) this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool ${this.#spool!.dir}: restored ${restored} open aggregates from the checkpoint of an earlier run`)
@@ -567,116 +533,38 @@ export class Aggregator extends EventEmitter {
     for (const p of due) this.#seal(p, this.#periods, false)
     for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
     // Eviction walks every series: it runs after the seals, off this synchronous path.
-    if (due.length > 0 || this.#late.size > 0) this.#evictPending = true
+    if (due.length > 0 || this.#late.size > 0) this.#sealer.afterSeals(() => this.#evictIdle())
   }
 
-  /**
-   * Takes a period out of its store and queues it for sealing. Sealing runs in slices of
-   * `kSealSlice` series, yielding to the event loop between slices (so 100k series never
-   * block it for long), and waits while the publish queue is over half its budget (so a
-   * burst of datums does not overflow a healthy queue) — for at most a second a slice, so
-   * that an outage without a spool falls back to the queue's drop-oldest policy instead of
-   * holding every minute in memory.
-   */
+  /** Takes a minute out of its store and hands it to the sealer. */
   #seal (p: number, store: Map<number, Map<Series, Histogram>>, late: boolean): void {
     const m = store.get(p)
     store.delete(p)
     if (m === undefined || m.size === 0) return
-    this.#sealJobs.push({ p, late, remaining: m })
-    if (!this.#sealRunning) void this.#runSeals()
+    this.#sealer.seal([{ periodStart: p, late, histograms: m }])
   }
 
-  readonly #sealJobs: SealJob[] = []
-  #evictPending = false
-  #sealRunning = false
-  #sealWaiters: Array<() => void> = []
-
-  async #runSeals (): Promise<void> {
-    this.#sealRunning = true
-    try {
-      for (let job = this.#sealJobs[0]; job !== undefined; job = this.#sealJobs[0]) {
-        await this.#sealJob(job)
-        this.#sealJobs.shift()
-      }
-      if (this.#evictPending && !this.#closed) { this.#evictPending = false; await this.#evictIdle() }
-    } finally {
-      this.#sealRunning = false
-      const w = this.#sealWaiters
-      this.#sealWaiters = []
-      for (const f of w) f()
-    }
-  }
-
-  /** Resolves when every queued seal has been encoded and handed to the publisher. */
-  #sealsDone (): Promise<void> {
-    if (!this.#sealRunning && this.#sealJobs.length === 0) return Promise.resolve()
-    return new Promise(resolve => { this.#sealWaiters.push(resolve) })
-  }
-
-  async #sealJob (job: SealJob): Promise<void> {
-    const { p, late, remaining } = job
-    this.#periodsSealed++
-    const report: SealedSeries[] | null = this.listenerCount('seal') > 0 || this.#keepSealed > 0 ? [] : null
-    // Datums wait here across slices until they fill a request, so slicing costs no extra requests.
-    const byNs = new Map<string, MetricDatum[]>()
-    while (remaining.size > 0) {
-      let n = 0
-      const sliceStart = performance.now()
-      for (const [s, a] of remaining) {
-        // A slice ends after kSealSlice series or kSealSliceMs, whichever comes first.
-        if (n >= kSealSlice || ((n & 15) === 15 && performance.now() - sliceStart > kSealSliceMs)) break
-        n++
-        remaining.delete(s)
-        if (s.current === a) { s.current = null; s.epoch = -2 }
-        if (a.count > 0) {
-          let list = byNs.get(s.namespace)
-          if (list === undefined) { list = []; byNs.set(s.namespace, list) }
-          for (const d of encodeHistogram(s, p, a, this.sink.maxValuesPerDatum)) list.push(d)
-          report?.push(summarize(s, a))
-        }
-        a.release()
-      }
-      const last = remaining.size === 0
-      const batches: DatumBatch[] = []
-      for (const [ns, datums] of byNs) {
-        const bs = batchDatums(ns, datums, this.sink.maxDatumsPerBatch, this.sink.maxBatchBytes)
-        // Keep the last, possibly partial, request for the next slice unless this was the last
-        // slice — or a spool is set: then everything taken out of `remaining` (and so out of
-        // the checkpoint) must reach the journal in the same slice.
-        const keep = last || this.#spool !== undefined ? undefined : bs.pop()
-        for (const b of bs) batches.push(b)
-        if (keep === undefined) byNs.delete(ns)
-        else byNs.set(ns, keep.datums)
-      }
-      this.#publisher.enqueue(batches)
-      if (!last) {
-        if (this.#spool === undefined && this.#publisher.stats.bytesQueued > this.options.maxQueuedBytes / 2) {
-          await this.#publisher.whenBelow(this.options.maxQueuedBytes / 2, 1_000)
-        } else {
-          await new Promise<void>(resolve => { setImmediate(resolve) })
-        }
-      }
-    }
+  /** A minute was handed to the publisher: drop it from the checkpoint, then report it. */
+  #sealed (summary: MinuteSummary | null): void {
     // The sealed minute is in the journal now: drop it from the checkpoint at once, so that a
     // crash cannot restore it a second time.
     if (this.#spool !== undefined && !this.#closed) this.#checkpoint()
-    if (report !== null) {
-      const sealed: SealedPeriod = { periodStart: p, late, series: report }
-      if (this.#keepSealed > 0) {
-        this.#recentSealed.push(sealed)
-        if (this.#recentSealed.length > this.#keepSealed) this.#recentSealed.shift()
-      }
-      try { this.emit('seal', sealed) } catch { /* a listener must not break sealing */ }
+    if (summary === null) return
+    if (this.#keepSealed > 0) {
+      this.#recentSealed.push(summary)
+      if (this.#recentSealed.length > this.#keepSealed) this.#recentSealed.shift()
     }
+    try { this.emit('seal', summary) } catch { /* a listener must not break sealing */ }
   }
 
-  /** Forgets series unused for `seriesIdleMinutes`, so churn in dimension values cannot grow memory forever. */
   /**
-   * Forgets series idle for `seriesIdleMinutes`. It walks every series, so it yields to the
-   * event loop every `kSealSliceMs` as sealing does (each series is judged when it is reached:
-   * one used meanwhile is kept).
+   * Forgets series idle for `seriesIdleMinutes`, so churn in dimension values cannot grow
+   * memory forever. It walks every series, so it yields to the event loop every
+   * `kSealSliceMs` as sealing does (each series is judged when it is reached: one used
+   * meanwhile is kept).
    */
   async #evictIdle (): Promise<void> {
+    if (this.#closed) return
     const horizon = this.#currentStart - this.options.seriesIdleMinutes * kPeriodMs
     let n = 0
     let sliceStart = performance.now()
@@ -719,7 +607,7 @@ export class Aggregator extends EventEmitter {
       activeSeries: this.#registry.size + this.#overflow.size,
       seriesEvicted: this.#evicted,
       openPeriods: open,
-      periodsSealed: this.#periodsSealed,
+      periodsSealed: this.#sealer.sealed,
       ...this.#publisher.stats,
       ...(this.#spool?.stats ?? { spoolBatches: 0, spoolBytes: 0, spoolOldestAgeMs: 0, spoolDroppedDatums: 0, spoolWriteErrors: 0 }),
     }
@@ -737,7 +625,7 @@ export class Aggregator extends EventEmitter {
         this.#sealDue(now)
         this.#schedule(now)
       }
-      await this.#sealsDone()
+      await this.#sealer.done()
       await this.#publisher.flushOnce()
     } finally { this.#errorsSink = null }
     return { datumsPublished: this.#publisher.stats.datumsPublished - before, datumsPending: this.#publisher.stats.datumsQueued, errors }
@@ -758,7 +646,7 @@ export class Aggregator extends EventEmitter {
     if (this.#timer !== undefined) { this.options.clock.clearTimer(this.#timer); this.#timer = undefined }
     for (const p of [...this.#periods.keys()].sort((a, b) => a - b)) this.#seal(p, this.#periods, false)
     for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
-    await this.#sealsDone()
+    await this.#sealer.done()
     if (this.#checkpointTimer !== undefined) this.options.clock.clearTimer(this.#checkpointTimer)
     if (this.#spool !== undefined) this.#checkpoint()   // everything is sealed and journaled: an empty checkpoint
     await this.#publisher.drain(Date.now() + this.options.closeTimeoutMs)
@@ -786,9 +674,9 @@ export class Aggregator extends EventEmitter {
 
   /** The open minutes (computed now, from the live aggregates) and the kept sealed ones. */
   snapshot (): Snapshot {
-    const open: SealedPeriod[] = []
+    const open: MinuteSummary[] = []
     for (const p of [...this.#periods.keys()].sort((a, b) => a - b)) {
-      const series: SealedSeries[] = []
+      const series: SeriesSummary[] = []
       for (const [s, a] of this.#periods.get(p)!) if (a.count > 0) series.push(summarize(s, a))
       if (series.length > 0) open.push({ periodStart: p, late: false, series })
     }
@@ -797,21 +685,6 @@ export class Aggregator extends EventEmitter {
 
   /** True once `close()` was called. */
   get closed (): boolean { return this.#closed }
-}
-
-function summarize (s: SeriesInfo, a: Histogram): SealedSeries {
-  const buckets = a.buckets()
-  const q = (x: number): number => {
-    const rank = Math.max(1, Math.ceil(x * a.count))
-    let seen = 0
-    for (const b of buckets) { seen += b.count; if (seen >= rank) return Math.min(a.max, Math.max(a.min, b.value)) }
-    return a.max
-  }
-  return {
-    namespace: s.namespace, metric: s.metric, unit: s.unit, dimensions: s.dimensions,
-    count: a.count, sum: a.total, min: a.min, max: a.max, p50: q(0.5), p90: q(0.9), p99: q(0.99),
-    buckets: buckets.map(b => [Math.min(a.max, Math.max(a.min, b.value)), b.count]),
-  }
 }
 
 /** Creates an aggregator. Throws a `ConfigError` (code `METRICS_ERR_INVALID_OPTION`) on bad options. */
