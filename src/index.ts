@@ -4,7 +4,7 @@
  */
 export { createAggregator, Aggregator, SeriesHandle } from './core/aggregator.js'
 export { checkValue } from './samples/checks.js'
-export type { RecordOptions, SeriesOptions, SeriesInfo, SealedSeries, SealedPeriod, Snapshot, AggregatorStats, FlushResult, CloseResult } from './core/aggregator.js'
+export type { RecordOptions, SeriesOptions, SeriesInfo, SealedSeries, SealedPeriod, SeriesSummary, MinuteSummary, Snapshot, AggregatorStats, FlushResult, CloseResult } from './core/aggregator.js'
 export type { AggregatorOptions, ResolvedOptions } from './options.js'
 export { kDefaults, normalizeOptions } from './options.js'
 export { ManualClock, systemClock } from './core/clock.js'
