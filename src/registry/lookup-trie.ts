@@ -6,12 +6,14 @@
  * object lists them; its end holds what the registry resolved for it. Several paths (key
  * orders, `{ unit: 'None' }` beside no unit) may lead to one value.
  *
- * Four caches sit on the paths. Each carries its own validity, and none shares a counter
+ * Five caches sit on the paths. Each carries its own validity, and none shares a counter
  * with another (one generation number validating two memos once let a stale answer through):
  *
  * - The trie itself: a path holds a value until {@link LookupTrie.forget} unhooks every path to
  *   that value. A node with longer paths through it stays and only loses its value; a node
  *   left with neither is taken out of its parent's map, and so on up.
+ * - The metric memo: the last metric name looked up and its node. Cleared when that node is
+ *   taken out.
  * - The scope memo of a metric: the last `(unit, namespace)` taken and the node it led to.
  *   Cleared when that node is taken out.
  * - The step memo of a node: the last dimension key taken and the map of its values, and the
@@ -69,6 +71,13 @@ type Dims = Readonly<Record<string, unknown>>
 
 export class LookupTrie<V> {
   readonly #metrics = new Map<string, MetricNode<V>>()
+  /**
+   * Metric memo: the last metric name looked up and its node. Metric names are usually
+   * literals, so `===` is a pointer compare where the Map lookup costs ~7 ns. Cleared when
+   * that node is taken out.
+   */
+  #lastMetric: string | undefined = undefined
+  #lastNode: MetricNode<V> | undefined = undefined
   readonly #paths = new Map<V, Array<TriePath<V>>>()
 
   /** Values reachable through at least one path. */
@@ -76,8 +85,12 @@ export class LookupTrie<V> {
 
   /** The value at the end of this call's path, or undefined when there is none. Hashes nothing new. */
   lookup (metric: string, unit: string | undefined, namespace: string | undefined, dims: Dims | undefined): V | undefined {
-    const mn = this.#metrics.get(metric)
-    if (mn === undefined) return undefined
+    let mn = this.#lastNode
+    if (metric !== this.#lastMetric || mn === undefined) {
+      mn = this.#metrics.get(metric)
+      if (mn === undefined) return undefined
+      this.#lastMetric = metric; this.#lastNode = mn
+    }
     let start: TrieNode<V> | undefined
     if (unit === undefined && namespace === undefined) {
       start = mn.plain
@@ -217,7 +230,10 @@ export class LookupTrie<V> {
       if (byNs.size === 0) mn.scopes.delete(p.unit)
     }
     if (mn.last === p.scope) { mn.last = undefined; mn.unit = undefined; mn.namespace = undefined }
-    if (mn.plain === undefined && mn.scopes.size === 0) this.#metrics.delete(p.metric)
+    if (mn.plain === undefined && mn.scopes.size === 0) {
+      this.#metrics.delete(p.metric)
+      if (this.#lastNode === mn) { this.#lastMetric = undefined; this.#lastNode = undefined }
+    }
   }
 }
 

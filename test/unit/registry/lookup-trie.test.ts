@@ -19,6 +19,16 @@ describe('LookupTrie', () => {
     expect(t.size).toBe(1)
   })
 
+  it('a metric that is not a string misses, whatever was looked up before (the metric memo starts empty)', () => {
+    const t = new LookupTrie<string>()
+    expect(t.lookup(undefined as never, undefined, undefined, {})).toBeUndefined()
+    t.insert('M', undefined, undefined, undefined, 'x')
+    expect(t.lookup('M', undefined, undefined, undefined)).toBe('x')
+    expect(t.lookup(undefined as never, undefined, undefined, undefined)).toBeUndefined()
+    t.forget('x')
+    expect(t.lookup('M', undefined, undefined, undefined)).toBeUndefined()   // the memo went with the node
+  })
+
   it('forget() unhooks every path, keeps longer paths through a shared prefix, and leaves no memo behind', () => {
     const t = new LookupTrie<string>()
     const long = { Host: 'h', Zone: 'z' }
