@@ -24,8 +24,8 @@ import type { SampleReceiver } from '../samples/receiver.js'
 import { nameOf } from '../samples/show.js'
 import { Sealer, kSealSliceMs } from '../seal/sealer.js'
 import { summarize, type MinuteSummary, type SeriesSummary } from '../seal/summary.js'
-import { decodeCheckpoint, encodeCheckpoint, kCheckpointFormat, type CheckpointEntry } from '../store/checkpoint.js'
-import { Histogram } from '../store/histogram.js'
+import { checkpointVersions, decodeCheckpoint, encodeCheckpoint, mergeCheckpointed, type CheckpointEntry } from '../store/checkpoint.js'
+import { Histogram, kPackedLayout } from '../store/histogram.js'
 import { MinuteStore } from '../store/minute-store.js'
 import type { PackedPartial } from '../store/partial.js'
 import type { MetricSink } from '../sinks/sink.js'
@@ -278,7 +278,13 @@ export class Aggregator extends EventEmitter {
   mergePartial (p: PackedPartial, receivedAtMs: number): void {
     if (p.precisionBits !== this.options.precisionBits) throw new RangeError(`partial of precision ${p.precisionBits} cannot merge into ${this.options.precisionBits}`)
     for (const [reason, n] of Object.entries(p.rejected) as Array<[RejectReason, number]>) {
-      this.#rejectN(reason, n, p.messages[reason] ?? reason)
+      if (Object.hasOwn(this.#rejected, reason)) this.#rejectN(reason, n, p.messages[reason] ?? reason)
+    }
+    if (p.layout !== kPackedLayout) {
+      // A worker running other code (a dist/ built from another version): its floats cannot be read.
+      const n = p.entries.reduce((a, e) => a + e.samples, 0)
+      this.#rejectN('worker_failed', n, `an ingest worker packed its histograms in layout version ${String(p.layout)}; this engine reads layout version ${kPackedLayout}: ${n} samples of the batch are lost (rebuild so that both run the same version)`)
+      return
     }
     const batchPeriod = receivedAtMs - (receivedAtMs % kPeriodMs)
     let off = 0
@@ -445,16 +451,15 @@ export class Aggregator extends EventEmitter {
     if (buf === undefined || buf.length < 8) return
     try {
       const c = decodeCheckpoint(buf)
-      if (c.format !== kCheckpointFormat || c.precisionBits !== this.options.precisionBits) {
-        this.#warner.warn('checkpoint', 'METRICS_ERR_INVALID_OPTION', `spool checkpoint was written with precisionBits ${c.precisionBits}; it is ignored`)
-        return
-      }
+      const other = checkpointVersions(c, this.options.precisionBits)
+      if (other !== undefined) this.#warner.warn('checkpoint-version', 'METRICS_ERR_INVALID_OPTION', `spool ${this.#spool!.dir}: ${other.message}`)
+      if (other?.readable === false) return
       let off = 0
       let restored = 0
       for (const e of c.entries) {
         const s = this.#registry.resolve(e.metric, Object.fromEntries(e.dims), e.unit, e.ns, this.#currentStart)
         if (isRejection(s)) { off = Histogram.skipPacked(c.data, off, c.precisionBits); continue }
-        off = this.#store.histogram(e.period, s, e.late).mergePacked(c.data, off)
+        off = mergeCheckpointed(this.#store.histogram(e.period, s, e.late), c.data, off, c.precisionBits)
         restored++
       }
       if (restored > 0) this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool ${this.#spool!.dir}: restored ${restored} open aggregates from the checkpoint of an earlier run`)

@@ -79,6 +79,14 @@ class ChunkPool {
 }
 const kPool = new ChunkPool()
 
+/**
+ * The version of the packed layout ({@link Histogram.packInto}). One layout serves three
+ * contracts — the worker → main thread message, the on-disk checkpoint, and the merge of
+ * either — so each carries this number, and a reader meeting another one says so instead of
+ * misreading the floats. Bump it with any change to the layout.
+ */
+export const kPackedLayout = 1
+
 /** The populated buckets as parallel arrays, ascending by value. */
 export interface Distribution { values: number[], counts: number[], keys: number[] }
 
@@ -399,9 +407,10 @@ export class Histogram {
   }
 
   /**
-   * Packed form for thread handoff: one Float64Array for a whole batch of histograms, moved
-   * (not copied) between threads. Layout: count, sum, sumErr, min, max, zero, then for pos
-   * and neg: nChunks, and per chunk: octave, 2^p counts.
+   * Packed form for thread handoff and the checkpoint: one Float64Array for a whole batch of
+   * histograms, moved (not copied) between threads. Layout {@link kPackedLayout} 1: count,
+   * sum, sumErr, min, max, zero, then for pos and neg: nChunks, and per chunk: octave, 2^p
+   * counts.
    */
   packedLength (): number {
     let n = 8
@@ -453,6 +462,25 @@ export class Histogram {
       }
     }
     return off
+  }
+
+  /**
+   * Adds everything of `o`, a histogram of another precision: the exact statistics add as in
+   * {@link merge}; each of its buckets goes to the bucket of this precision that holds its
+   * published value. Into a coarser precision that is exact (a finer bucket lies inside one
+   * coarser bucket); into a finer one, those samples keep `o`'s accuracy.
+   */
+  mergeRebucketed (o: Histogram): void {
+    if (o.precisionBits === this.precisionBits) { this.merge(o); return }
+    if (o.count === 0) return
+    const d = o.distribution()
+    if (!this.#float && (o.#float || d.counts.some(c => c > 0xFFFF))) this.#promote()
+    this.count += o.count
+    this.#addSum(o.sum)
+    this.sumErr += o.sumErr
+    if (o.min < this.min) this.min = o.min
+    if (o.max > this.max) this.max = o.max
+    for (let i = 0; i < d.values.length; i++) this.#addBucket(d.values[i], d.counts[i])
   }
 
   /** The offset after the packed histogram at `off`, without reading it into anything. */

@@ -12,7 +12,7 @@ import type { RejectReason } from '../samples/reasons.js'
 import type { SampleReceiver } from '../samples/receiver.js'
 import { checkCount, checkTimestamp, checkValue, inRange } from '../samples/checks.js'
 import { kPeriodMs } from '../limits.js'
-import { Histogram } from './histogram.js'
+import { Histogram, kPackedLayout } from './histogram.js'
 
 /** The description of one packed aggregate. */
 export interface PartialEntry {
@@ -28,6 +28,8 @@ export interface PartialEntry {
 
 /** What a worker returns for a batch. */
 export interface PackedPartial {
+  /** The packed layout's version ({@link kPackedLayout}): a thread on other code says so. */
+  layout: number
   entries: PartialEntry[]
   data: Float64Array
   precisionBits: number
@@ -98,7 +100,7 @@ export class PartialStore implements SampleReceiver {
     const data = new Float64Array(n)
     let off = 0
     for (const s of this.#slots) { off = s.agg.packInto(data, off); s.agg.release() }
-    const out: PackedPartial = { entries: this.#slots.map(s => s.entry), data, precisionBits: this.#p, rejected: this.#rejected, messages: this.#messages }
+    const out: PackedPartial = { layout: kPackedLayout, entries: this.#slots.map(s => s.entry), data, precisionBits: this.#p, rejected: this.#rejected, messages: this.#messages }
     this.#byDims = new Map()
     this.#slots = []
     this.#rejected = {}
