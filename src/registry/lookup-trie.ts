@@ -6,14 +6,15 @@
  * object lists them; its end holds what the registry resolved for it. Several paths (key
  * orders, `{ unit: 'None' }` beside no unit) may lead to one value.
  *
- * Five caches sit on the paths. Each carries its own validity, and none shares a counter
+ * Six caches sit on the paths. Each carries its own validity, and none shares a counter
  * with another (one generation number validating two memos once let a stale answer through):
  *
  * - The trie itself: a path holds a value until {@link LookupTrie.forget} unhooks every path to
  *   that value. A node with longer paths through it stays and only loses its value; a node
  *   left with neither is taken out of its parent's map, and so on up.
- * - The metric memo: the last metric name looked up and its node. Cleared when that node is
- *   taken out.
+ * - The call memo: the scope node the last call reached, with its metric, unit and namespace
+ *   (one call site repeating itself compares three pointers); and the metric memo: the last
+ *   metric name looked up and its node. Each cleared when its node is taken out.
  * - The scope memo of a metric: the last `(unit, namespace)` taken and the node it led to.
  *   Cleared when that node is taken out.
  * - The step memo of a node: the last dimension key taken and the map of its values, and the
@@ -78,6 +79,11 @@ export class LookupTrie<V> {
    */
   #lastMetric: string | undefined = undefined
   #lastNode: MetricNode<V> | undefined = undefined
+  /** Call memo: the scope node of the last call (its metric, unit and namespace), for one call site's repeats. */
+  #callMetric: string | undefined = undefined
+  #callUnit: string | undefined = undefined
+  #callNamespace: string | undefined = undefined
+  #callScope: TrieNode<V> | undefined = undefined
   readonly #paths = new Map<V, Array<TriePath<V>>>()
 
   /** Values reachable through at least one path. */
@@ -85,28 +91,13 @@ export class LookupTrie<V> {
 
   /** The value at the end of this call's path, or undefined when there is none. Hashes nothing new. */
   lookup (metric: string, unit: string | undefined, namespace: string | undefined, dims: Dims | undefined): V | undefined {
-    let mn = this.#lastNode
-    if (metric !== this.#lastMetric || mn === undefined) {
-      mn = this.#metrics.get(metric)
-      if (mn === undefined) return undefined
-      this.#lastMetric = metric; this.#lastNode = mn
+    let start = this.#callScope
+    if (start === undefined || metric !== this.#callMetric || unit !== this.#callUnit || namespace !== this.#callNamespace) {
+      start = this.#scopeOf(metric, unit, namespace)
+      if (start === undefined) return undefined
+      this.#callMetric = metric; this.#callUnit = unit; this.#callNamespace = namespace; this.#callScope = start
     }
-    let start: TrieNode<V> | undefined
-    if (unit === undefined && namespace === undefined) {
-      start = mn.plain
-    } else if (mn.last !== undefined && mn.unit === unit && mn.namespace === namespace) {
-      // Option strings are usually literals: `===` on them is a pointer compare.
-      start = mn.last
-    } else {
-      start = mn.scopes.get(unit)?.get(namespace)
-      if (start !== undefined) { mn.unit = unit; mn.namespace = namespace; mn.last = start }
-    }
-    if (start === undefined) return undefined
     if (dims === undefined || dims === null) return start.value
-    return this.#walk(start, dims)
-  }
-
-  #walk (start: TrieNode<V>, dims: Dims): V | undefined {
     // The same object as last time, with the same keys and values in the same order: no
     // hashing at all (a reused dims object, the common case in a request handler).
     if (start.memo === dims) {
@@ -121,6 +112,27 @@ export class LookupTrie<V> {
         if (v !== undefined) return v
       }
     }
+    return this.#walk(start, dims)
+  }
+
+  /** The scope node of (metric, unit, namespace), through the metric and scope memos. */
+  #scopeOf (metric: string, unit: string | undefined, namespace: string | undefined): TrieNode<V> | undefined {
+    let mn = this.#lastNode
+    if (metric !== this.#lastMetric || mn === undefined) {
+      mn = this.#metrics.get(metric)
+      if (mn === undefined) return undefined
+      this.#lastMetric = metric; this.#lastNode = mn
+    }
+    if (unit === undefined && namespace === undefined) return mn.plain
+    // Option strings are usually literals: `===` on them is a pointer compare.
+    if (mn.last !== undefined && mn.unit === unit && mn.namespace === namespace) return mn.last
+    const start = mn.scopes.get(unit)?.get(namespace)
+    if (start !== undefined) { mn.unit = unit; mn.namespace = namespace; mn.last = start }
+    return start
+  }
+
+  /** The walk from a scope node along each key and value, through the step memos. */
+  #walk (start: TrieNode<V>, dims: Dims): V | undefined {
     let node = start
     for (const k in dims) {
       let m: Map<unknown, TrieNode<V>> | undefined
@@ -230,6 +242,7 @@ export class LookupTrie<V> {
       if (byNs.size === 0) mn.scopes.delete(p.unit)
     }
     if (mn.last === p.scope) { mn.last = undefined; mn.unit = undefined; mn.namespace = undefined }
+    if (this.#callScope === p.scope) { this.#callScope = undefined; this.#callMetric = undefined; this.#callUnit = undefined; this.#callNamespace = undefined }
     if (mn.plain === undefined && mn.scopes.size === 0) {
       this.#metrics.delete(p.metric)
       if (this.#lastNode === mn) { this.#lastMetric = undefined; this.#lastNode = undefined }
