@@ -37,6 +37,7 @@ export class RecordingContext {
 /** No minute's histogram is cached (minute numbers are never negative but for the closed engine's -1). */
 const kDetached = -2
 
+/** A resolved series: `series()` returns one, and `record()` keeps one per known path. */
 export class SeriesHandle {
   readonly #series: Series
   readonly #ctx: RecordingContext

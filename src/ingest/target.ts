@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js'
 import type { RejectReason } from '../samples/reasons.js'
 import type { PackedPartial } from '../store/partial.js'
 
+/** The engine as the ingest sees it. */
 export interface IngestTarget {
   readonly options: {
     /** The histograms' precision: workers pack theirs at it. */

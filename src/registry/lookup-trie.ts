@@ -70,6 +70,7 @@ interface TriePath<V> {
 
 type Dims = Readonly<Record<string, unknown>>
 
+/** The lookup cache: (metric, unit, namespace, dims object) → the value the registry resolved. */
 export class LookupTrie<V> {
   readonly #metrics = new Map<string, MetricNode<V>>()
   /**

@@ -25,6 +25,7 @@ export interface Series extends SeriesInfo {
 /** The dimension of overflow series (`minutely_overflow=true`). */
 export const kOverflowDimension = 'minutely_overflow'
 
+/** What the registry needs of the aggregator's options. */
 export interface SeriesRegistryOptions {
   /** Namespace of series that name none. */
   namespace: string
@@ -37,6 +38,7 @@ export interface SeriesRegistryOptions {
   onOverflow: (metric: string) => void
 }
 
+/** Series by canonical key, capped, with overflow series and idle eviction. */
 export class SeriesRegistry {
   readonly #o: SeriesRegistryOptions
   readonly #series = new Map<string, Series>()

@@ -38,6 +38,7 @@ export const kRejectReasons: readonly RejectReason[] = Object.freeze(['not_a_num
 /** A failed check: the reason key and a message that says what to change. */
 export interface Rejection { reason: RejectReason, message: string }
 
+/** Whether a check's answer is a rejection (rather than its result). */
 export function isRejection (x: unknown): x is Rejection {
   return typeof x === 'object' && x !== null && 'reason' in x && 'message' in x
 }

@@ -6,6 +6,7 @@
  */
 import type { RejectReason } from './reasons.js'
 
+/** What a parser writes into: one call per value, one per rejection. */
 export interface SampleReceiver {
   /**
    * One parsed value.

@@ -33,6 +33,7 @@ export interface BatchQueue {
   whenBelow (bytes: number, timeoutMs: number): Promise<void>
 }
 
+/** Where the sealer hands its batches and what it reports. */
 export interface SealerOptions {
   queue: BatchQueue
   /** The sink's request limits. */
@@ -50,6 +51,7 @@ export interface SealerOptions {
   onSealed: (summary: MinuteSummary | null) => void
 }
 
+/** Seals minutes in order, one at a time, in slices; `K` is the series as the minute store keys it. */
 export class Sealer<K extends SeriesInfo> {
   readonly #o: SealerOptions
   readonly #jobs: Array<TakenMinute<K>> = []

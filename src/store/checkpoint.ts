@@ -43,6 +43,7 @@ export interface Checkpoint {
 /** The format this version writes; it reads this one and format 1. */
 export const kCheckpointFormat = 2
 
+/** The checkpoint of these histograms, each described by its entry, in format {@link kCheckpointFormat}. */
 export function encodeCheckpoint (precisionBits: number, entries: CheckpointEntry[], histograms: Histogram[]): Uint8Array {
   const header = Buffer.from(JSON.stringify({ v: kCheckpointFormat, layout: kPackedLayout, p: precisionBits, entries } satisfies Header))
   const headLen = 8 + Math.ceil(header.length / 8) * 8

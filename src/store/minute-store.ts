@@ -18,6 +18,7 @@ export interface TakenMinute<K> {
   histograms: Map<K, Histogram>
 }
 
+/** Open minutes and late deltas: (minute start, key) → histogram. */
 export class MinuteStore<K> {
   readonly precisionBits: number
   /** Minute start → series → histogram, for minutes not yet sealed. */
