@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark of the issue in one run, against dist/ (the script builds
+ * `npm run bench`: every benchmark in one run, against dist/ (the script builds
  * first). Prints the tables and writes bench/results.json.
  *
  *   node --expose-gc bench/run.mjs [--quick] [--skip micro,memory,ingest] [--out path]

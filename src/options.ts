@@ -7,7 +7,7 @@
 import { invalidOption } from './errors.js'
 import { checkNamespace } from './dimensions/validate.js'
 import { kCloudWatchMaxDimensions, kDefaultMaxDimensions, isStandardUnit, kStandardUnits, type StandardUnit } from './limits.js'
-import { kDefaultPrecisionBits, kMaxPrecisionBits, kMinPrecisionBits } from './store/aggregate.js'
+import { kDefaultPrecisionBits, kMaxPrecisionBits, kMinPrecisionBits } from './store/histogram.js'
 import type { MetricSink } from './sinks/sink.js'
 import type { Clock } from './core/clock.js'
 import { systemClock } from './core/clock.js'

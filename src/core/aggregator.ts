@@ -1,31 +1,44 @@
 /**
- * The aggregation engine: series registry, minute store, sealer and the publishing queue.
+ * The aggregator: the facade that wires the stages of the engine and owns its clock.
  *
- * Time: reading the clock costs ~32 ns here (Date.now), more than the whole budget of
- * `handle.record()`. So the engine keeps the current period itself and moves it with one
- * unref'd timer set at each minute boundary; a handle only compares an integer epoch.
- * A sample recorded between the boundary and the timer firing (event-loop lag, normally
- * well under a millisecond) lands in the minute that just ended. Samples with an explicit
- * `timestamp` always land in the minute of that timestamp.
+ *   record() / series() ─ lookup trie ─ series registry   (registry/)
+ *        handle.record ─ minute store ─ sealer             (store/, seal/)
+ *                        checkpoint   ─ publisher ─ sink    (store/checkpoint.ts, core/publisher.ts, sinks/)
+ *
+ * Time: the facade keeps the open minute (`#currentStart`) and moves it with one unref'd
+ * timer set at each minute boundary, so that the hot path never reads the clock (see
+ * series-handle.ts). Samples with an explicit `timestamp` always land in the minute of that
+ * timestamp.
  */
 import { EventEmitter } from 'node:events'
-import { ConfigError, MetricsError, SinkError, type MetricsErrorCode } from '../errors.js'
-import type { RejectReason, SampleReceiver } from '../ingest/types.js'
-import { isStandardUnit, kMaxFutureMs, kMaxMagnitude, kMaxPastMs, kMinMagnitude, kPeriodMs, kStandardUnits, type StandardUnit } from '../limits.js'
+import { ConfigError, MetricsError, SinkError } from '../errors.js'
+import type { DatumBatch } from '../encode/datum.js'
+import { kPeriodMs, type StandardUnit } from '../limits.js'
 import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '../options.js'
-import { canonicalDimensions, checkMetricName, checkNamespace, isInvalid, type Dimension } from '../dimensions/validate.js'
-import { Aggregate } from '../store/aggregate.js'
+import { LookupTrie } from '../registry/lookup-trie.js'
+import { SeriesRegistry, kOverflowDimension, type Series } from '../registry/series-registry.js'
+import { checkUnit } from '../dimensions/validate.js'
+import { checkTimestamp, checkValue } from '../samples/checks.js'
+import { codeOf, isRejection, kRejectReasons, type RejectReason, type Rejection } from '../samples/reasons.js'
+import type { SampleReceiver } from '../samples/receiver.js'
+import { nameOf } from '../samples/show.js'
+import { Sealer, kSealSliceMs } from '../seal/sealer.js'
+import { summarize, type MinuteSummary, type SeriesSummary } from '../seal/summary.js'
+import { checkpointVersions, decodeCheckpoint, encodeCheckpoint, mergeCheckpointed, type CheckpointEntry } from '../store/checkpoint.js'
+import { Histogram, kPackedLayout } from '../store/histogram.js'
+import { MinuteStore } from '../store/minute-store.js'
 import type { PackedPartial } from '../store/partial.js'
-import { encodeAggregate } from '../encode/put-metric-data.js'
-import { batchDatums } from '../encode/batcher.js'
-import type { DatumBatch, MetricDatum } from '../encode/datum.js'
 import type { MetricSink } from '../sinks/sink.js'
 import { cloudWatchSink } from '../sinks/cloudwatch.js'
 import { Publisher, type PublishStats } from './publisher.js'
-import { Warner } from './warn.js'
-import { nameOf, show } from './show.js'
+import { RecordingContext, SeriesHandle } from './series-handle.js'
 import { noSpoolStats, Spool, type SpoolStats } from './spool.js'
+import { Warner } from './warn.js'
 import { checkOptionNames, optionNames } from '../option-names.js'
+
+export { SeriesHandle } from './series-handle.js'
+export type { SeriesInfo } from '../encode/datum.js'
+export type { MinuteSummary, SeriesSummary } from '../seal/summary.js'
 
 /** Per-sample options of `record()`. */
 export interface RecordOptions {
@@ -47,39 +60,18 @@ export interface SeriesOptions {
 
 const kSeriesOptionNames = optionNames<SeriesOptions>({ unit: true, namespace: true })
 
-/** A series as published. */
-export interface SeriesInfo {
-  readonly namespace: string
-  readonly metric: string
-  readonly unit: StandardUnit
-  readonly dimensions: readonly Dimension[]
-}
-
 /** One series of a minute, as the `seal` event and `snapshot()` report it. */
-export interface SealedSeries extends SeriesInfo {
-  count: number
-  sum: number
-  min: number
-  max: number
-  p50: number
-  p90: number
-  p99: number
-  /** The histogram: [published value, weighted count] per populated bucket, ascending. */
-  buckets: Array<[number, number]>
-}
+export type SealedSeries = SeriesSummary
+
+/** What the `seal` event carries: one sealed minute, or a late delta of one. */
+export type SealedPeriod = MinuteSummary
 
 /** What `snapshot()` returns: the minutes still open and the last sealed ones. */
 export interface Snapshot {
   now: number
-  open: SealedPeriod[]
+  /** The minutes not sealed yet, computed now from the live histograms (never late). */
+  open: MinuteSummary[]
   sealed: SealedPeriod[]
-}
-
-/** What the `seal` event carries. */
-export interface SealedPeriod {
-  periodStart: number
-  late: boolean
-  series: SealedSeries[]
 }
 
 /** The counters of `stats()`. */
@@ -116,132 +108,7 @@ export interface CloseResult extends FlushResult {
   spooledBatches: number
 }
 
-interface Series extends SeriesInfo {
-  readonly id: number
-  readonly key: string
-  epoch: number
-  current: Aggregate | null
-  lastUsed: number
-  pinned: boolean
-  overflow: boolean
-  /** Every trie path that leads to this series (one per key order seen), to unhook on eviction. */
-  trieRefs: Array<{ map: Map<string, TrieNode>, key: string, node: TrieNode }>
-}
-
-interface SealJob { p: number, late: boolean, remaining: Map<Series, Aggregate> }
-
-/** Series encoded per slice of a seal before yielding to the event loop… */
-const kSealSlice = 2_000
-/**
- * …or milliseconds spent (checked every 16 series), so that the event loop is never held much
- * longer than this. Sealing 100k series (bench/memory.mjs): the longest stretch the event
- * loop was held measured 8–10 ms this way, against 15–21 ms with 4 ms checked every 64 series
- * (the first slice runs cold code, and 64 series of it took ~10 ms) and eviction unsliced.
- */
-const kSealSliceMs = 2
-
-interface TrieNode {
-  handle: SeriesHandle | undefined
-  next: Map<string, Map<string, TrieNode>> | undefined
-  /**
-   * Memos of record()'s lookup, valid while `gen` equals the engine's trie generation (bumped
-   * by every eviction). The last step taken from this node: key `k` led to map `m`, and value
-   * `v` under key `vk` led to node `n`; consecutive calls from one call site take the same
-   * keys in the same order, and `===` on those strings is a pointer compare, not a hash.
-   */
-  gen: number
-  k: string | undefined
-  m: Map<string, TrieNode> | undefined
-  vk: string | undefined
-  v: string | undefined
-  n: TrieNode | undefined
-  /** A dims object seen twice in a row from this (metric) node, its keys and values, and where they lead. */
-  seen: object | undefined
-  memo: object | undefined
-  memoKv: string[] | undefined
-  memoHandle: SeriesHandle | undefined
-}
-
-function trieNode (gen: number): TrieNode {
-  return { handle: undefined, next: undefined, gen, k: undefined, m: undefined, vk: undefined, v: undefined, n: undefined, seen: undefined, memo: undefined, memoKv: undefined, memoHandle: undefined }
-}
-
-const kAllReasons: RejectReason[] = ['not_a_number', 'not_finite', 'value_out_of_range', 'count_invalid', 'timestamp_too_old',
-  'timestamp_in_future', 'timestamp_invalid', 'metric_name_invalid', 'namespace_invalid', 'unit_invalid', 'too_many_dimensions',
-  'dimension_invalid', 'cardinality_limit', 'malformed', 'unsupported_type', 'too_large', 'closed', 'overloaded', 'worker_failed']
-
-/** CloudWatch must still accept a period when it is published: keep a margin inside 2 weeks. */
-const kPastMarginMs = 15 * 60_000
-const kOverflowDimension = 'minutely_overflow'
-
-function codeOf (reason: RejectReason): MetricsErrorCode {
-  switch (reason) {
-    case 'metric_name_invalid': return 'METRICS_ERR_INVALID_NAME'
-    case 'namespace_invalid': return 'METRICS_ERR_INVALID_NAME'
-    case 'unit_invalid': return 'METRICS_ERR_INVALID_UNIT'
-    case 'too_many_dimensions': case 'dimension_invalid': return 'METRICS_ERR_DIMENSION'
-    default: return 'METRICS_ERR_INVALID_SAMPLE'
-  }
-}
-
-/** Why a value cannot be published, or null. */
-export function checkValue (v: unknown): { reason: RejectReason, message: string } | null {
-  if (typeof v !== 'number' || Number.isNaN(v)) return { reason: 'not_a_number', message: `value ${show(v, 40)} is not a number: send a finite number` }
-  if (!Number.isFinite(v)) return { reason: 'not_finite', message: `value ${v} is not finite: CloudWatch rejects ±Infinity` }
-  const a = Math.abs(v)
-  if (a > kMaxMagnitude || (a < kMinMagnitude && a !== 0)) return { reason: 'value_out_of_range', message: `value ${v} is outside CloudWatch's range: magnitudes from 2^-360 to 2^360, or 0` }
-  return null
-}
-
-/**
- * A pre-resolved series. `record(v)` is the hot path: it validates the value, compares an
- * integer epoch and adds to the open minute's aggregate; it allocates nothing and builds no
- * string, and never throws.
- */
-export class SeriesHandle {
-  readonly #s: Series
-  readonly #core: Core
-  /** @internal */
-  constructor (s: Series, core: Core) { this.#s = s; this.#core = core }
-
-  /** The series this handle records into. */
-  get info (): SeriesInfo { const s = this.#s; return { namespace: s.namespace, metric: s.metric, unit: s.unit, dimensions: s.dimensions } }
-
-  /** Records one sample in the current minute. Bad values are counted and dropped. */
-  record (v: number): void {
-    const a = v < 0 ? -v : v
-    if (!(a <= kMaxMagnitude) || (a < kMinMagnitude && a !== 0)) { this.#core.rejectValue(v, this.#s.metric); return }
-    const s = this.#s
-    if (s.epoch !== this.#core.epoch && !this.#core.refresh(s)) return
-    s.current!.addOne(v)
-    this.#core.accepted++
-  }
-
-  /** Records a sample with a weight and/or a timestamp (epoch ms; NaN for now). */
-  recordWith (v: number, count: number, timestampMs: number): void {
-    const bad = checkValue(v)
-    if (bad !== null) { this.#core.reject(bad.reason, `${this.#s.metric}: ${bad.message}`); return }
-    if (!(count > 0 && count < Infinity)) { this.#core.reject('count_invalid', `${this.#s.metric}: count ${count} must be a positive finite number`); return }
-    if (timestampMs !== timestampMs) {
-      const s = this.#s
-      if (s.epoch !== this.#core.epoch && !this.#core.refresh(s)) return
-      s.current!.add(v, count)
-      this.#core.accepted++
-      return
-    }
-    this.#core.recordAt(this.#s, v, count, timestampMs)
-  }
-}
-
-/** The engine's state that handles touch. Not exported from the package. */
-class Core {
-  epoch = 0
-  accepted = 0
-  constructor (readonly rejectValue: (v: number, metric: string) => void,
-    readonly reject: (reason: RejectReason, message: string) => void,
-    readonly refresh: (s: Series) => boolean,
-    readonly recordAt: (s: Series, v: number, count: number, t: number) => void) {}
-}
+type Dims = Readonly<Record<string, string>>
 
 /**
  * The aggregator. Emits `'error'` (a {@link SinkError}) when publishing fails, but only when
@@ -251,32 +118,25 @@ class Core {
 export class Aggregator extends EventEmitter {
   readonly options: ResolvedOptions
   readonly sink: MetricSink
-  readonly #core: Core
+  readonly #ctx: RecordingContext
   readonly #warner: Warner
+  readonly #registry: SeriesRegistry
+  readonly #trie = new LookupTrie<SeriesHandle>()
+  readonly #handles = new WeakMap<Series, SeriesHandle>()
+  readonly #store: MinuteStore<Series>
+  readonly #sealer: Sealer<Series>
   readonly #publisher: Publisher
   readonly #spool: Spool | undefined
-  #checkpointTimer: unknown = undefined
-  readonly #registry = new Map<string, Series>()
-  readonly #overflow = new Map<string, Series>()
-  #nextId = 0
-  readonly #root = new Map<string, TrieNode>()
-  readonly #scopedRoots = new Map<string, Map<string, TrieNode>>()
-  /** period start → series → aggregate, for every minute not yet sealed. */
-  readonly #periods = new Map<number, Map<Series, Aggregate>>()
-  /** Deltas for minutes already sealed. */
-  readonly #late = new Map<number, Map<Series, Aggregate>>()
+  /** Start of the open minute (epoch ms). */
   #currentStart: number
-  /** Every period starting at or before this one has been sealed. */
-  #sealedThrough = -Infinity
   #timer: unknown = undefined
+  #checkpointTimer: unknown = undefined
   #closed = false
   #closing: Promise<CloseResult> | undefined
   readonly #rejected: Record<RejectReason, number>
   #rejectedTotal = 0
-  #late_ = 0
-  #overflowed = 0
-  #evicted = 0
-  #periodsSealed = 0
+  #lastReject: Rejection | undefined
+  #samplesLate = 0
   #errorsSink: SinkError[] | null = null
   #keepSealed = 0
   readonly #recentSealed: SealedPeriod[] = []
@@ -287,12 +147,24 @@ export class Aggregator extends EventEmitter {
     const o = this.options
     this.sink = o.sink ?? cloudWatchSink()
     this.#warner = new Warner(o.warningIntervalMs, () => o.clock.now(), o.onWarning)
-    this.#rejected = Object.fromEntries(kAllReasons.map(r => [r, 0])) as Record<RejectReason, number>
-    this.#core = new Core(
-      (v, metric) => { const b = checkValue(v); this.#reject(b!.reason, `${nameOf(metric)}: ${b!.message}`) },
+    this.#rejected = Object.fromEntries(kRejectReasons.map(r => [r, 0])) as Record<RejectReason, number>
+    const now = o.clock.now()
+    this.#currentStart = now - (now % kPeriodMs)
+    this.#ctx = new RecordingContext(this.#currentStart / kPeriodMs,
+      s => this.#openHistogram(s),
+      (v, metric) => { this.#rejectWith(metric, checkValue(v)!) },
       (reason, message) => { this.#reject(reason, message) },
-      s => this.#refresh(s),
       (s, v, c, t) => { this.#recordAt(s, v, c, t) })
+    this.#registry = new SeriesRegistry({
+      namespace: o.namespace,
+      defaultUnit: o.defaultUnit,
+      maxDimensions: o.maxDimensions,
+      maxSeries: o.maxSeries,
+      onOverflow: metric => {
+        this.#warner.warn('cardinality', 'METRICS_ERR_DIMENSION', `series cap of ${o.maxSeries} reached: samples of new series of ${metric} go to the series with dimension ${kOverflowDimension}=true; look for a dimension with unbounded values (request ids, timestamps) or raise options.maxSeries`)
+      },
+    })
+    this.#store = new MinuteStore(o.precisionBits)
     this.#spool = o.spoolDir !== undefined ? new Spool({ dir: o.spoolDir, maxBytes: o.spoolMaxBytes, now: () => o.clock.now(), warner: this.#warner }) : undefined
     this.#publisher = new Publisher({
       spool: this.#spool,
@@ -305,8 +177,14 @@ export class Aggregator extends EventEmitter {
       random: o.random,
       onError: e => { this.#sinkError(e) },
     })
-    const now = o.clock.now()
-    this.#currentStart = now - (now % kPeriodMs)
+    this.#sealer = new Sealer({
+      queue: this.#publisher,
+      limits: this.sink,
+      maxQueuedBytes: o.maxQueuedBytes,
+      journaled: this.#spool !== undefined,
+      wantsSummary: () => this.listenerCount('seal') > 0 || this.#keepSealed > 0,
+      onSealed: summary => { this.#sealed(summary) },
+    })
     if (this.#spool !== undefined) {
       this.#restoreCheckpoint()
       const n = this.#publisher.recover()
@@ -316,329 +194,125 @@ export class Aggregator extends EventEmitter {
     this.#schedule(now)
   }
 
-  // ---------------------------------------------------------------- checkpoint
-
-  #scheduleCheckpoint (): void {
-    this.#checkpointTimer = this.options.clock.setTimer(() => {
-      if (this.#closed) return
-      this.#checkpoint()
-      this.#scheduleCheckpoint()
-    }, this.options.checkpointIntervalMs)
-  }
-
-  /**
-   * Writes every open aggregate (and late delta) to the spool's checkpoint: a JSON header
-   * of series and periods, then the aggregates packed as float64.
-   */
-  #checkpoint (): void {
-    if (this.#spool === undefined) return
-    const entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> = []
-    const aggs: Aggregate[] = []
-    const sealing = new Map<number, Map<Series, Aggregate>>()
-    const sealingLate = new Map<number, Map<Series, Aggregate>>()
-    for (const j of this.#sealJobs) (j.late ? sealingLate : sealing).set(j.p, j.remaining)
-    for (const [late, store] of [[false, this.#periods], [true, this.#late], [false, sealing], [true, sealingLate]] as const) {
-      for (const [period, m] of store) {
-        for (const [s, a] of m) {
-          if (a.count === 0) continue
-          entries.push({ period, late, ns: s.namespace, metric: s.metric, unit: s.unit, dims: s.dimensions.map(d => [d.Name, d.Value]) })
-          aggs.push(a)
-        }
-      }
-    }
-    const header = Buffer.from(JSON.stringify({ v: 1, p: this.options.precisionBits, entries }))
-    const headLen = 8 + Math.ceil(header.length / 8) * 8
-    let n = 0
-    let samples = 0
-    for (const a of aggs) { n += a.packedLength(); samples += a.count }
-    const out = new Uint8Array(headLen + n * 8)
-    new DataView(out.buffer).setUint32(0, header.length, true)
-    out.set(header, 8)
-    const data = new Float64Array(out.buffer, headLen, n)
-    let off = 0
-    for (const a of aggs) off = a.packInto(data, off)
-    this.#spool.writeCheckpoint(out, { aggregates: aggs.length, samples })
-  }
-
-  #restoreCheckpoint (): void {
-    const buf = this.#spool?.readCheckpoint()
-    if (buf === undefined || buf.length < 8) return
-    try {
-      const copy = new Uint8Array(buf)   // aligned copy for the Float64Array view
-      const len = new DataView(copy.buffer).getUint32(0, true)
-      const header = JSON.parse(Buffer.from(copy.subarray(8, 8 + len)).toString('utf8')) as { v: number, p: number, entries: Array<{ period: number, late: boolean, ns: string, metric: string, unit: string, dims: Array<[string, string]> }> }
-      if (header.v !== 1 || header.p !== this.options.precisionBits) {
-        this.#warner.warn('checkpoint', 'METRICS_ERR_INVALID_OPTION', `spool checkpoint was written with options.precisionBits ${header.p}; it is ignored`)
-        return
-      }
-      const headLen = 8 + Math.ceil(len / 8) * 8
-      const data = new Float64Array(copy.buffer, headLen, (copy.length - headLen) / 8)
-      let off = 0
-      let restored = 0
-      for (const e of header.entries) {
-        const r = this.#register(e.metric, Object.fromEntries(e.dims), e.unit as StandardUnit, e.ns)
-        if (isInvalid(r)) { off = Aggregate.skipPacked(data, off, header.p); continue }
-        const store = e.late ? this.#late : this.#periods
-        let m = store.get(e.period)
-        if (m === undefined) { m = new Map(); store.set(e.period, m) }
-        let a = m.get(r.series)
-        if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(r.series, a) }
-        off = a.mergePacked(data, off)
-        restored++
-      }
-      if (restored > 0) this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool ${this.#spool!.dir}: restored ${restored} open aggregates from the checkpoint of an earlier run`)
-    } catch (err) {
-      this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool checkpoint unreadable, ignored: ${(err as Error).message}`)
-    }
-  }
-
   // ---------------------------------------------------------------- recording
 
   /**
    * Records one sample. Never throws: a bad sample is counted under its reason in
    * `stats().rejectedByReason` and reported by a rate-limited warning.
    */
-  record (metric: string, value: number, dimensions?: Readonly<Record<string, string>>, options?: RecordOptions): void {
+  record (metric: string, value: number, dimensions?: Dims, options?: RecordOptions): void {
     // The handle's hot path compares numbers; anything else (whose valueOf might throw) stops here.
-    if (typeof value !== 'number') { this.#reject('not_a_number', `${nameOf(metric)}: value ${show(value, 40)} is not a number: send a finite number`); return }
+    if (typeof value !== 'number') { this.#rejectWith(metric, checkValue(value)!); return }
     if (options === undefined) {
-      const h = this.#lookup(this.#root, metric, dimensions) ?? this.#resolve(metric, dimensions, undefined, undefined, this.#root)
+      const h = this.#trie.lookup(metric, undefined, undefined, dimensions) ?? this.#resolve(metric, dimensions, undefined, undefined)
       if (h !== undefined) h.record(value)
       return
     }
     this.#recordWithOptions(metric, value, dimensions, options)
   }
 
-  #recordWithOptions (metric: string, value: number, dimensions: Readonly<Record<string, string>> | undefined, options: RecordOptions): void {
+  #recordWithOptions (metric: string, value: number, dimensions: Dims | undefined, options: RecordOptions): void {
     if (typeof options !== 'object' || options === null) { this.#reject('malformed', `${nameOf(metric)}: record() options must be an object`); return }
-    const { unit, namespace, count, timestamp } = options
-    if (unit !== undefined && !isStandardUnit(unit)) {
-      this.#reject('unit_invalid', `${nameOf(metric)}: unit ${show(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}`)
-      return
-    }
-    let root = this.#root
-    if (unit !== undefined || namespace !== undefined) {
-      const scope = (namespace ?? '') + '\u0000' + (unit ?? '')
-      let r = this.#scopedRoots.get(scope)
-      if (r === undefined) { r = new Map(); this.#scopedRoots.set(scope, r) }
-      root = r
-    }
-    const h = this.#lookup(root, metric, dimensions) ?? this.#resolve(metric, dimensions, unit, namespace, root)
+    const unit = options.unit
+    const namespace = options.namespace
+    const h = this.#trie.lookup(metric, unit, namespace, dimensions) ?? this.#resolve(metric, dimensions, unit, namespace)
     if (h === undefined) return
+    const count = options.count
+    const timestamp = options.timestamp
+    if (count === undefined && timestamp === undefined) { h.record(value); return }
     let t = NaN
     if (timestamp !== undefined) {
       t = timestamp instanceof Date ? timestamp.getTime() : timestamp
-      if (typeof t !== 'number' || !Number.isFinite(t)) { this.#reject('timestamp_invalid', `${nameOf(metric)}: timestamp must be epoch milliseconds or a Date, got ${show(timestamp)}`); return }
+      if (typeof t !== 'number' || !Number.isFinite(t)) { this.#rejectWith(metric, checkTimestamp(t, 0)!); return }
     }
     h.recordWith(value, count ?? 1, t)
   }
 
   /** Resolves a series once; record on the returned handle in the hot path. Throws a ConfigError on bad input (an unknown option too). */
-  series (metric: string, dimensions?: Readonly<Record<string, string>>, options: SeriesOptions = {}): SeriesHandle {
+  series (metric: string, dimensions?: Dims, options: SeriesOptions = {}): SeriesHandle {
     if (this.#closed) throw new MetricsError('series(): the aggregator is closed', 'METRICS_ERR_CLOSED')
     if (typeof options !== 'object' || options === null) throw new ConfigError(`series(${JSON.stringify(metric)}): options must be an object { unit?, namespace? }`, 'METRICS_ERR_INVALID_OPTION')
     checkOptionNames(options, kSeriesOptionNames, `series(${JSON.stringify(metric)})`)
-    const r = this.#register(metric, dimensions, options.unit, options.namespace)
-    if (isInvalid(r)) throw new ConfigError(`series(${JSON.stringify(metric)}): ${r.message}`, codeOf(r.reason))
-    r.series.pinned = true
-    return r.handle
+    const r = this.#registry.resolve(metric, dimensions, options.unit, options.namespace, this.#currentStart)
+    if (isRejection(r)) throw new ConfigError(`series(${JSON.stringify(metric)}): ${r.message}`, codeOf(r.reason))
+    r.pinned = true
+    return this.#handleOf(r)
   }
 
-  #lookup (root: Map<string, TrieNode>, metric: string, dims: Readonly<Record<string, string>> | undefined): SeriesHandle | undefined {
-    let node = root.get(metric)
-    if (node === undefined) return undefined
-    if (dims !== undefined && dims !== null) {
-      const gen = this.#trieGen
-      const start = node
-      // The same object as last time, still with the same keys and values in the same order:
-      // no hashing at all (a reused dims object, the common case in a request handler).
-      if (start.memo === dims && start.gen === gen) {
-        const kv = start.memoKv!
-        let i = 0
-        for (const k in dims) {
-          if (k !== kv[i] || dims[k] !== kv[i + 1]) { i = -1; break }
-          i += 2
-        }
-        if (i === kv.length) return start.memoHandle
-      }
-      for (const k in dims) {
-        let m: Map<string, TrieNode> | undefined
-        if (node.k === k && node.gen === gen) {
-          m = node.m
-        } else {
-          m = node.next?.get(k)
-          if (m === undefined) return undefined
-          node.k = k; node.m = m; node.vk = undefined; node.gen = gen
-        }
-        const v = dims[k]
-        let n: TrieNode | undefined
-        if (node.v === v && node.vk === k) {
-          n = node.n
-        } else {
-          n = m!.get(v)
-          if (n === undefined) return undefined
-          node.v = v; node.vk = k; node.n = n
-        }
-        node = n!
-      }
-      // Seen twice in a row: remember it (never for fresh objects, which would only churn).
-      if (start.seen === dims && node.handle !== undefined) {
-        const kv: string[] = []
-        for (const k in dims) kv.push(k, dims[k])
-        start.memo = dims; start.memoKv = kv; start.memoHandle = node.handle; start.gen = gen
-      }
-      start.seen = dims
-    }
-    return node.handle
-  }
-
-  /** Bumped by every eviction: invalidates the lookup memos of every trie node at once. */
-  #trieGen = 0
-
-  /** The slow path of record(): validate, register, and cache the path in the trie. */
-  #resolve (metric: string, dims: Readonly<Record<string, string>> | undefined, unit: StandardUnit | undefined,
-    namespace: string | undefined, root: Map<string, TrieNode>): SeriesHandle | undefined {
+  /** The slow path of record(): check, register, and remember the call's path in the trie. */
+  #resolve (metric: string, dims: Dims | undefined, unit: StandardUnit | undefined, namespace: string | undefined): SeriesHandle | undefined {
+    if (unit !== undefined) { const b = checkUnit(unit); if (b !== null) { this.#rejectWith(metric, b); return undefined } }
     if (this.#closed) { this.#reject('closed', `${nameOf(metric)}: the aggregator is closed`); return undefined }
-    const r = this.#register(metric, dims, unit, namespace)
-    if (isInvalid(r)) { this.#reject(r.reason, `${nameOf(metric)}: ${r.message}`); return undefined }
-    if (r.series.overflow) return r.handle   // never cache overflowed paths: that is what bounds memory
-    let node = root.get(metric)
-    if (node === undefined) { node = trieNode(this.#trieGen); root.set(metric, node) }
-    let lastMap: Map<string, TrieNode> | null = null
-    let lastKey = metric
-    if (dims !== undefined && dims !== null) {
-      for (const k in dims) {
-        node.next ??= new Map()
-        let m = node.next.get(k)
-        if (m === undefined) { m = new Map(); node.next.set(k, m) }
-        let n = m.get(dims[k])
-        if (n === undefined) { n = trieNode(this.#trieGen); m.set(dims[k], n) }
-        lastMap = m
-        lastKey = dims[k]
-        node = n
-      }
-    }
-    node.handle = r.handle
-    r.series.trieRefs.push({ map: lastMap ?? root, key: lastKey, node })
-    return r.handle
+    const r = this.#registry.resolve(metric, dims, unit, namespace, this.#currentStart)
+    if (isRejection(r)) { this.#rejectWith(metric, r); return undefined }
+    const h = this.#handleOf(r)
+    if (!r.overflow) this.#trie.insert(metric, unit, namespace, dims, h)   // never cache overflowed paths: that is what bounds memory
+    return h
   }
 
-  #handles = new WeakMap<Series, SeriesHandle>()
-
-  #register (metric: string, dims: Readonly<Record<string, string>> | undefined, unit: StandardUnit | undefined, namespace: string | undefined):
-    { series: Series, handle: SeriesHandle } | { reason: RejectReason, message: string } {
-    const o = this.options
-    const badName = checkMetricName(metric)
-    if (badName !== null) return badName
-    if (unit !== undefined && !isStandardUnit(unit)) return { reason: 'unit_invalid', message: `unit ${show(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}` }
-    if (namespace !== undefined) { const b = checkNamespace(namespace); if (b !== null) return b }
-    const canon = canonicalDimensions(dims, o.maxDimensions)
-    if (isInvalid(canon)) return canon
-    const ns = namespace ?? o.namespace
-    const u = unit ?? o.defaultUnit
-    const key = JSON.stringify([ns, metric, u, canon.map(d => [d.Name, d.Value])])
-    let s = this.#registry.get(key)
-    if (s === undefined) {
-      if (this.#registry.size >= o.maxSeries) {
-        this.#overflowed++
-        this.#warner.warn('cardinality', 'METRICS_ERR_DIMENSION', `series cap of ${o.maxSeries} reached: samples of new series of ${metric} go to the series with dimension ${kOverflowDimension}=true; look for a dimension with unbounded values (request ids, timestamps) or raise options.maxSeries`)
-        return this.#overflowSeries(ns, metric, u)
-      }
-      s = this.#newSeries(key, ns, metric, u, canon, false)
-      this.#registry.set(key, s)
-    }
-    return { series: s, handle: this.#handles.get(s)! }
+  #handleOf (s: Series): SeriesHandle {
+    let h = this.#handles.get(s)
+    if (h === undefined) { h = new SeriesHandle(s, this.#ctx); this.#handles.set(s, h) }
+    return h
   }
 
-  #newSeries (key: string, namespace: string, metric: string, unit: StandardUnit, dimensions: Dimension[], overflow: boolean): Series {
-    const s: Series = { id: this.#nextId++, key, namespace, metric, unit, dimensions, epoch: -2, current: null, lastUsed: this.#currentStart, pinned: false, overflow, trieRefs: [] }
-    this.#handles.set(s, new SeriesHandle(s, this.#core))
-    return s
-  }
-
-  #overflowSeries (ns: string, metric: string, unit: StandardUnit): { series: Series, handle: SeriesHandle } {
-    const key = JSON.stringify([ns, metric, unit])
-    let s = this.#overflow.get(key)
-    if (s === undefined) {
-      s = this.#newSeries('overflow:' + key, ns, metric, unit, [{ Name: kOverflowDimension, Value: 'true' }], true)
-      this.#overflow.set(key, s)
-    }
-    return { series: s, handle: this.#handles.get(s)! }
-  }
-
-  #refresh (s: Series): boolean {
-    if (this.#closed) { this.#reject('closed', `${s.metric}: the aggregator is closed`); return false }
-    const p = this.#currentStart
-    let m = this.#periods.get(p)
-    if (m === undefined) { m = new Map(); this.#periods.set(p, m) }
-    let a = m.get(s)
-    if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(s, a) }
-    s.current = a
-    s.epoch = this.#core.epoch
-    s.lastUsed = p
-    return true
+  /** A handle's way into the open minute. */
+  #openHistogram (s: Series): Histogram | undefined {
+    if (this.#closed) { this.#reject('closed', `${s.metric}: the aggregator is closed`); return undefined }
+    s.lastUsed = this.#currentStart
+    return this.#store.histogram(this.#currentStart, s, false)
   }
 
   #recordAt (s: Series, v: number, count: number, t: number): void {
     if (this.#closed) { this.#reject('closed', `${s.metric}: the aggregator is closed`); return }
-    const now = this.options.clock.now()
-    if (t < now - kMaxPastMs + kPastMarginMs) { this.#reject('timestamp_too_old', `${s.metric}: timestamp ${iso(t)} is older than CloudWatch accepts (2 weeks)`); return }
-    if (t > now + kMaxFutureMs) { this.#reject('timestamp_in_future', `${s.metric}: timestamp ${iso(t)} is more than 2 hours ahead; check the sender's clock and that timestamps are epoch milliseconds`); return }
+    const bad = checkTimestamp(t, this.options.clock.now())
+    if (bad !== null) { this.#rejectWith(s.metric, bad); return }
     const p = t - (t % kPeriodMs)
-    let store = this.#periods
-    if (p <= this.#sealedThrough && p !== this.#currentStart) { store = this.#late; this.#late_++ }
-    let m = store.get(p)
-    if (m === undefined) { m = new Map(); store.set(p, m) }
-    let a = m.get(s)
-    if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(s, a) }
-    a.add(v, count)
+    const late = this.#store.isLate(p, this.#currentStart)
+    if (late) this.#samplesLate++
+    this.#store.histogram(p, s, late).add(v, count)
     if (p > s.lastUsed) s.lastUsed = p
-    this.#core.accepted++
+    this.#ctx.accepted++
   }
 
   /**
-   * Folds a worker's packed partial aggregates into the minute store. Entries whose period
+   * Folds a worker's packed partial histograms into the minute store. Entries whose period
    * is -1 belong to the minute of `receivedAtMs` (when the listener started the batch; a
-   * batch never spans a minute boundary). Series are validated here, once per entry.
+   * batch never spans a minute boundary). Series are checked here, once per entry.
    */
   mergePartial (p: PackedPartial, receivedAtMs: number): void {
     if (p.precisionBits !== this.options.precisionBits) throw new RangeError(`partial of precision ${p.precisionBits} cannot merge into ${this.options.precisionBits}`)
     for (const [reason, n] of Object.entries(p.rejected) as Array<[RejectReason, number]>) {
-      this.#rejectN(reason, n, p.messages[reason] ?? reason)
+      if (Object.hasOwn(this.#rejected, reason)) this.#rejectN(reason, n, p.messages[reason] ?? reason)
+    }
+    if (p.layout !== kPackedLayout) {
+      // A worker running other code (a dist/ built from another version): its floats cannot be read.
+      const n = p.entries.reduce((a, e) => a + e.samples, 0)
+      this.#rejectN('worker_failed', n, `an ingest worker packed its histograms in layout version ${String(p.layout)}; this engine reads layout version ${kPackedLayout}: ${n} samples of the batch are lost (rebuild so that both run the same version)`)
+      return
     }
     const batchPeriod = receivedAtMs - (receivedAtMs % kPeriodMs)
     let off = 0
     for (const e of p.entries) {
-      if (this.#closed) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN('closed', e.samples, `${e.metric}: the aggregator is closed`); continue }
-      const r = this.#register(e.metric, e.dimensions, e.unit as StandardUnit | undefined, e.namespace)
-      if (isInvalid(r)) { off = Aggregate.skipPacked(p.data, off, p.precisionBits); this.#rejectN(r.reason, e.samples, `${e.metric}: ${r.message}`); continue }
+      if (this.#closed) { off = Histogram.skipPacked(p.data, off, p.precisionBits); this.#rejectN('closed', e.samples, `${e.metric}: the aggregator is closed`); continue }
+      const s = this.#registry.resolve(e.metric, e.dimensions, e.unit, e.namespace, this.#currentStart)
+      if (isRejection(s)) { off = Histogram.skipPacked(p.data, off, p.precisionBits); this.#rejectN(s.reason, e.samples, `${e.metric}: ${s.message}`); continue }
       const period = e.period === -1 ? batchPeriod : e.period
-      let store = this.#periods
-      if (period <= this.#sealedThrough && period !== this.#currentStart) { store = this.#late; this.#late_ += e.samples }
-      let m = store.get(period)
-      if (m === undefined) { m = new Map(); store.set(period, m) }
-      let a = m.get(r.series)
-      if (a === undefined) { a = new Aggregate(this.options.precisionBits); m.set(r.series, a) }
-      off = a.mergePacked(p.data, off)
-      if (period > r.series.lastUsed) r.series.lastUsed = period
-      this.#core.accepted += e.samples
+      const late = this.#store.isLate(period, this.#currentStart)
+      if (late) this.#samplesLate += e.samples
+      off = this.#store.histogram(period, s, late).mergePacked(p.data, off)
+      if (period > s.lastUsed) s.lastUsed = period
+      this.#ctx.accepted += e.samples
     }
   }
 
-  #rejectN (reason: RejectReason, n: number, message: string): void {
-    if (n <= 0) return
-    this.#rejected[reason] += n - 1
-    this.#rejectedTotal += n - 1
-    this.#reject(reason, message)
-  }
-
-  #lastReject: { reason: RejectReason, message: string } | undefined
+  // ---------------------------------------------------------------- rejections
 
   /**
    * Like `record()`, but says what happened: `undefined` when the sample was accepted,
    * else its rejection. For listeners that answer per sample (the HTTP ingest).
    */
-  tryRecord (metric: string, value: number, dimensions?: Readonly<Record<string, string>>, options?: RecordOptions): { reason: RejectReason, message: string } | undefined {
+  tryRecord (metric: string, value: number, dimensions?: Dims, options?: RecordOptions): Rejection | undefined {
     this.#lastReject = undefined
     this.record(metric, value, dimensions, options)
     const r = this.#lastReject
@@ -660,6 +334,15 @@ export class Aggregator extends EventEmitter {
     }
   }
 
+  /**
+   * Counts a sample rejected before it reached the engine (by a listener's parser), so that
+   * every rejection shows in `stats()` whatever its source.
+   */
+  countRejected (reason: RejectReason, message: string, n = 1): void { this.#rejectN(reason, n, message) }
+
+  /** Rejects with a check's reason and message, naming the metric. */
+  #rejectWith (metric: unknown, r: Rejection): void { this.#reject(r.reason, `${nameOf(metric)}: ${r.message}`) }
+
   #reject (reason: RejectReason, message: string): void {
     this.#lastReject = { reason, message }
     this.#rejected[reason]++
@@ -667,21 +350,22 @@ export class Aggregator extends EventEmitter {
     this.#warner.warn('reject:' + reason, codeOf(reason), `minutely rejected a sample (${reason}): ${message}`)
   }
 
-  /**
-   * Counts a sample rejected before it reached the engine (by a listener's parser), so that
-   * every rejection shows in `stats()` whatever its source.
-   */
-  countRejected (reason: RejectReason, message: string, n = 1): void { this.#rejectN(reason, n, message) }
+  #rejectN (reason: RejectReason, n: number, message: string): void {
+    if (n <= 0) return
+    this.#rejected[reason] += n - 1
+    this.#rejectedTotal += n - 1
+    this.#reject(reason, message)
+  }
 
-  // ---------------------------------------------------------------- time and sealing
+  // ---------------------------------------------------------------- time, sealing, eviction
 
   #schedule (now: number): void {
     if (this.#closed) return
     if (this.#timer !== undefined) this.options.clock.clearTimer(this.#timer)
     const g = this.options.gracePeriodMs
     let next = this.#currentStart + kPeriodMs
-    for (const p of this.#periods.keys()) if (p < this.#currentStart) next = Math.min(next, p + kPeriodMs + g)
-    if (this.#late.size > 0) next = Math.min(next, Math.max(now, this.#currentStart + g))
+    for (const p of this.#store.open.keys()) if (p < this.#currentStart) next = Math.min(next, p + kPeriodMs + g)
+    if (this.#store.late.size > 0) next = Math.min(next, Math.max(now, this.#currentStart + g))
     this.#timer = this.options.clock.setTimer(() => { this.#timer = undefined; this.#tick() }, Math.max(1, next - now))
   }
 
@@ -692,151 +376,42 @@ export class Aggregator extends EventEmitter {
     this.#schedule(now)
   }
 
+  /** Moves the open minute to the one `now` falls in; handles see the new number and attach anew. */
   #advance (now: number): void {
     const cur = now - (now % kPeriodMs)
-    if (cur !== this.#currentStart) { this.#currentStart = cur; this.#core.epoch++ }
+    if (cur !== this.#currentStart && !this.#closed) { this.#currentStart = cur; this.#ctx.openMinute = cur / kPeriodMs }
   }
 
-  /** Seals every period whose end plus grace has passed, and every late delta. */
+  /** Seals every minute whose end plus grace has passed, and every late delta; then evicts idle series. */
   #sealDue (now: number): void {
-    const through = now - this.options.gracePeriodMs - kPeriodMs
-    const due = [...this.#periods.keys()].filter(p => p <= through && p !== this.#currentStart).sort((a, b) => a - b)
-    const sealedUpTo = through - (((through % kPeriodMs) + kPeriodMs) % kPeriodMs)
-    if (sealedUpTo > this.#sealedThrough && sealedUpTo < this.#currentStart) this.#sealedThrough = sealedUpTo
-    for (const p of due) this.#seal(p, this.#periods, false)
-    for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
+    const taken = this.#store.takeDue(now - this.options.gracePeriodMs - kPeriodMs, this.#currentStart)
+    if (taken.length === 0) return
+    this.#sealer.seal(taken)
     // Eviction walks every series: it runs after the seals, off this synchronous path.
-    if (due.length > 0 || this.#late.size > 0) this.#evictPending = true
+    this.#sealer.afterSeals(() => this.#evictIdle())
   }
 
-  /**
-   * Takes a period out of its store and queues it for sealing. Sealing runs in slices of
-   * `kSealSlice` series, yielding to the event loop between slices (so 100k series never
-   * block it for long), and waits while the publish queue is over half its budget (so a
-   * burst of datums does not overflow a healthy queue) — for at most a second a slice, so
-   * that an outage without a spool falls back to the queue's drop-oldest policy instead of
-   * holding every minute in memory.
-   */
-  #seal (p: number, store: Map<number, Map<Series, Aggregate>>, late: boolean): void {
-    const m = store.get(p)
-    store.delete(p)
-    if (m === undefined || m.size === 0) return
-    this.#sealJobs.push({ p, late, remaining: m })
-    if (!this.#sealRunning) void this.#runSeals()
-  }
-
-  readonly #sealJobs: SealJob[] = []
-  #evictPending = false
-  #sealRunning = false
-  #sealWaiters: Array<() => void> = []
-
-  async #runSeals (): Promise<void> {
-    this.#sealRunning = true
-    try {
-      for (let job = this.#sealJobs[0]; job !== undefined; job = this.#sealJobs[0]) {
-        await this.#sealJob(job)
-        this.#sealJobs.shift()
-      }
-      if (this.#evictPending && !this.#closed) { this.#evictPending = false; await this.#evictIdle() }
-    } finally {
-      this.#sealRunning = false
-      const w = this.#sealWaiters
-      this.#sealWaiters = []
-      for (const f of w) f()
-    }
-  }
-
-  /** Resolves when every queued seal has been encoded and handed to the publisher. */
-  #sealsDone (): Promise<void> {
-    if (!this.#sealRunning && this.#sealJobs.length === 0) return Promise.resolve()
-    return new Promise(resolve => { this.#sealWaiters.push(resolve) })
-  }
-
-  async #sealJob (job: SealJob): Promise<void> {
-    const { p, late, remaining } = job
-    this.#periodsSealed++
-    const report: SealedSeries[] | null = this.listenerCount('seal') > 0 || this.#keepSealed > 0 ? [] : null
-    // Datums wait here across slices until they fill a request, so slicing costs no extra requests.
-    const byNs = new Map<string, MetricDatum[]>()
-    while (remaining.size > 0) {
-      let n = 0
-      const sliceStart = performance.now()
-      for (const [s, a] of remaining) {
-        // A slice ends after kSealSlice series or kSealSliceMs, whichever comes first.
-        if (n >= kSealSlice || ((n & 15) === 15 && performance.now() - sliceStart > kSealSliceMs)) break
-        n++
-        remaining.delete(s)
-        if (s.current === a) { s.current = null; s.epoch = -2 }
-        if (a.count > 0) {
-          let list = byNs.get(s.namespace)
-          if (list === undefined) { list = []; byNs.set(s.namespace, list) }
-          for (const d of encodeAggregate(s, p, a, this.sink.maxValuesPerDatum)) list.push(d)
-          report?.push(summarize(s, a))
-        }
-        a.release()
-      }
-      const last = remaining.size === 0
-      const batches: DatumBatch[] = []
-      for (const [ns, datums] of byNs) {
-        const bs = batchDatums(ns, datums, this.sink.maxDatumsPerBatch, this.sink.maxBatchBytes)
-        // Keep the last, possibly partial, request for the next slice unless this was the last
-        // slice — or a spool is set: then everything taken out of `remaining` (and so out of
-        // the checkpoint) must reach the journal in the same slice.
-        const keep = last || this.#spool !== undefined ? undefined : bs.pop()
-        for (const b of bs) batches.push(b)
-        if (keep === undefined) byNs.delete(ns)
-        else byNs.set(ns, keep.datums)
-      }
-      this.#publisher.enqueue(batches)
-      if (!last) {
-        if (this.#spool === undefined && this.#publisher.stats.bytesQueued > this.options.maxQueuedBytes / 2) {
-          await this.#publisher.whenBelow(this.options.maxQueuedBytes / 2, 1_000)
-        } else {
-          await new Promise<void>(resolve => { setImmediate(resolve) })
-        }
-      }
-    }
+  /** A minute was handed to the publisher: drop it from the checkpoint, then report it. */
+  #sealed (summary: MinuteSummary | null): void {
     // The sealed minute is in the journal now: drop it from the checkpoint at once, so that a
     // crash cannot restore it a second time.
     if (this.#spool !== undefined && !this.#closed) this.#checkpoint()
-    if (report !== null) {
-      const sealed: SealedPeriod = { periodStart: p, late, series: report }
-      if (this.#keepSealed > 0) {
-        this.#recentSealed.push(sealed)
-        if (this.#recentSealed.length > this.#keepSealed) this.#recentSealed.shift()
-      }
-      try { this.emit('seal', sealed) } catch { /* a listener must not break sealing */ }
+    if (summary === null) return
+    if (this.#keepSealed > 0) {
+      this.#recentSealed.push(summary)
+      if (this.#recentSealed.length > this.#keepSealed) this.#recentSealed.shift()
     }
+    try { this.emit('seal', summary) } catch { /* a listener must not break sealing */ }
   }
 
-  /** Forgets series unused for `seriesIdleMinutes`, so churn in dimension values cannot grow memory forever. */
-  /**
-   * Forgets series idle for `seriesIdleMinutes`. It walks every series, so it yields to the
-   * event loop every `kSealSliceMs` as sealing does (each series is judged when it is reached:
-   * one used meanwhile is kept).
-   */
+  /** Forgets series idle for `seriesIdleMinutes`, so churn in dimension values cannot grow memory forever. */
   async #evictIdle (): Promise<void> {
+    if (this.#closed) return
     const horizon = this.#currentStart - this.options.seriesIdleMinutes * kPeriodMs
-    let n = 0
-    let sliceStart = performance.now()
-    for (const [key, s] of this.#registry) {
-      if ((++n & 255) === 0 && performance.now() - sliceStart > kSealSliceMs) {
-        await new Promise<void>(resolve => { setImmediate(resolve) })
-        if (this.#closed) return
-        sliceStart = performance.now()
-      }
-      if (s.pinned || s.lastUsed >= horizon) continue
-      if (s.epoch === this.#core.epoch) continue
-      this.#registry.delete(key)
-      // Unhook every path to it; keep a node that longer paths (more dimensions) go through.
-      for (const ref of s.trieRefs) {
-        if (ref.node.handle === this.#handles.get(s)) ref.node.handle = undefined
-        if (ref.node.next === undefined || ref.node.next.size === 0) ref.map.delete(ref.key)
-      }
-      s.trieRefs.length = 0
-      this.#trieGen++
-      this.#evicted++
-    }
+    await this.#registry.evictIdle(horizon, s => {
+      const h = this.#handles.get(s)
+      if (h !== undefined) { this.#trie.forget(h); this.#handles.delete(s) }
+    }, kSealSliceMs, () => this.#closed)
   }
 
   #sinkError (e: SinkError): void {
@@ -848,23 +423,73 @@ export class Aggregator extends EventEmitter {
     }
   }
 
+  // ---------------------------------------------------------------- checkpoint
+
+  #scheduleCheckpoint (): void {
+    this.#checkpointTimer = this.options.clock.setTimer(() => {
+      if (this.#closed) return
+      this.#checkpoint()
+      this.#scheduleCheckpoint()
+    }, this.options.checkpointIntervalMs)
+  }
+
+  /** Writes every histogram not yet handed to the publisher (open minutes, late deltas, minutes being sealed). */
+  #checkpoint (): void {
+    if (this.#spool === undefined) return
+    const entries: CheckpointEntry[] = []
+    const histograms: Histogram[] = []
+    const add = (period: number, late: boolean, m: Map<Series, Histogram>): void => {
+      for (const [s, h] of m) {
+        if (h.count === 0) continue
+        entries.push({ period, late, ns: s.namespace, metric: s.metric, unit: s.unit, dims: s.dimensions.map(d => [d.Name, d.Value]) })
+        histograms.push(h)
+      }
+    }
+    for (const [p, m] of this.#store.open) add(p, false, m)
+    for (const [p, m] of this.#store.late) add(p, true, m)
+    for (const j of this.#sealer.pending) add(j.periodStart, j.late, j.histograms)
+    let samples = 0
+    for (const h of histograms) samples += h.count
+    this.#spool.writeCheckpoint(encodeCheckpoint(this.options.precisionBits, entries, histograms), { aggregates: histograms.length, samples })
+  }
+
+  #restoreCheckpoint (): void {
+    const buf = this.#spool?.readCheckpoint()
+    if (buf === undefined || buf.length < 8) return
+    try {
+      const c = decodeCheckpoint(buf)
+      const other = checkpointVersions(c, this.options.precisionBits)
+      if (other !== undefined) this.#warner.warn('checkpoint-version', 'METRICS_ERR_INVALID_OPTION', `spool ${this.#spool!.dir}: ${other.message}`)
+      if (other?.readable === false) return
+      let off = 0
+      let restored = 0
+      for (const e of c.entries) {
+        const s = this.#registry.resolve(e.metric, Object.fromEntries(e.dims), e.unit, e.ns, this.#currentStart)
+        if (isRejection(s)) { off = Histogram.skipPacked(c.data, off, c.precisionBits); continue }
+        off = mergeCheckpointed(this.#store.histogram(e.period, s, e.late), c.data, off, c.precisionBits)
+        restored++
+      }
+      if (restored > 0) this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool ${this.#spool!.dir}: restored ${restored} open aggregates from the checkpoint of an earlier run`)
+    } catch (err) {
+      this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool checkpoint unreadable, ignored: ${(err as Error).message}`)
+    }
+  }
+
   // ---------------------------------------------------------------- public control
 
   /** Counters: accepted, rejected by reason, published, failed, queued… */
   stats (): AggregatorStats {
-    let open = 0
-    for (const m of this.#periods.values()) if (m.size > 0) open++
     return {
-      samplesAccepted: this.#core.accepted,
+      samplesAccepted: this.#ctx.accepted,
       samplesRejected: this.#rejectedTotal,
       rejectedByReason: { ...this.#rejected },
-      samplesLate: this.#late_,
-      samplesOverflowed: this.#overflowed,
-      overflowSeries: this.#overflow.size,
-      activeSeries: this.#registry.size + this.#overflow.size,
-      seriesEvicted: this.#evicted,
-      openPeriods: open,
-      periodsSealed: this.#periodsSealed,
+      samplesLate: this.#samplesLate,
+      samplesOverflowed: this.#registry.overflowed,
+      overflowSeries: this.#registry.overflowSize,
+      activeSeries: this.#registry.size + this.#registry.overflowSize,
+      seriesEvicted: this.#registry.evicted,
+      openPeriods: this.#store.openMinutes,
+      periodsSealed: this.#sealer.sealed,
       ...this.#publisher.stats,
       ...(this.#spool?.stats ?? noSpoolStats()),
     }
@@ -882,7 +507,7 @@ export class Aggregator extends EventEmitter {
         this.#sealDue(now)
         this.#schedule(now)
       }
-      await this.#sealsDone()
+      await this.#sealer.done()
       await this.#publisher.flushOnce()
     } finally { this.#errorsSink = null }
     return { datumsPublished: this.#publisher.stats.datumsPublished - before, datumsPending: this.#publisher.stats.datumsQueued, errors }
@@ -899,11 +524,10 @@ export class Aggregator extends EventEmitter {
     const errors: SinkError[] = []
     this.#errorsSink = errors
     this.#closed = true
-    this.#core.epoch = -1
+    this.#ctx.openMinute = -1
     if (this.#timer !== undefined) { this.options.clock.clearTimer(this.#timer); this.#timer = undefined }
-    for (const p of [...this.#periods.keys()].sort((a, b) => a - b)) this.#seal(p, this.#periods, false)
-    for (const p of [...this.#late.keys()].sort((a, b) => a - b)) this.#seal(p, this.#late, true)
-    await this.#sealsDone()
+    this.#sealer.seal(this.#store.takeAll())
+    await this.#sealer.done()
     if (this.#checkpointTimer !== undefined) this.options.clock.clearTimer(this.#checkpointTimer)
     if (this.#spool !== undefined) this.#checkpoint()   // everything is sealed and journaled: an empty checkpoint
     await this.#publisher.drain(Date.now() + this.options.closeTimeoutMs)
@@ -931,12 +555,12 @@ export class Aggregator extends EventEmitter {
     while (this.#recentSealed.length > this.#keepSealed) this.#recentSealed.shift()
   }
 
-  /** The open minutes (computed now, from the live aggregates) and the kept sealed ones. */
+  /** The open minutes (computed now, from the live histograms) and the kept sealed ones. */
   snapshot (): Snapshot {
-    const open: SealedPeriod[] = []
-    for (const p of [...this.#periods.keys()].sort((a, b) => a - b)) {
-      const series: SealedSeries[] = []
-      for (const [s, a] of this.#periods.get(p)!) if (a.count > 0) series.push(summarize(s, a))
+    const open: MinuteSummary[] = []
+    for (const p of this.#store.openStarts()) {
+      const series: SeriesSummary[] = []
+      for (const [s, h] of this.#store.open.get(p)!) if (h.count > 0) series.push(summarize(s, h))
       if (series.length > 0) open.push({ periodStart: p, late: false, series })
     }
     return { now: this.options.clock.now(), open, sealed: [...this.#recentSealed] }
@@ -944,27 +568,6 @@ export class Aggregator extends EventEmitter {
 
   /** True once `close()` was called. */
   get closed (): boolean { return this.#closed }
-}
-
-/** An ISO time for messages; epoch numbers Date cannot represent are shown as numbers. */
-function iso (t: number): string {
-  const d = new Date(t)
-  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString()
-}
-
-function summarize (s: SeriesInfo, a: Aggregate): SealedSeries {
-  const buckets = a.buckets()
-  const q = (x: number): number => {
-    const rank = Math.max(1, Math.ceil(x * a.count))
-    let seen = 0
-    for (const b of buckets) { seen += b.count; if (seen >= rank) return Math.min(a.max, Math.max(a.min, b.value)) }
-    return a.max
-  }
-  return {
-    namespace: s.namespace, metric: s.metric, unit: s.unit, dimensions: s.dimensions,
-    count: a.count, sum: a.total, min: a.min, max: a.max, p50: q(0.5), p90: q(0.9), p99: q(0.99),
-    buckets: buckets.map(b => [Math.min(a.max, Math.max(a.min, b.value)), b.count]),
-  }
 }
 
 /** Creates an aggregator. Throws a `ConfigError` (code `METRICS_ERR_INVALID_OPTION`) on bad options. */

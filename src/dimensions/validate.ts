@@ -5,9 +5,11 @@
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
  */
 import {
-  kMaxDimensionNameLength, kMaxDimensionValueLength, kMaxMetricNameLength, kMaxNamespaceLength,
+  isStandardUnit, kMaxDimensionNameLength, kMaxDimensionValueLength, kMaxMetricNameLength, kMaxNamespaceLength, kStandardUnits,
 } from '../limits.js'
-import type { RejectReason } from '../ingest/types.js'
+import type { Rejection } from '../samples/reasons.js'
+import type { Dimension } from '../encode/datum.js'
+import { quote, show } from '../samples/show.js'
 
 function table (pred: (c: number) => boolean): Uint8Array {
   const t = new Uint8Array(128)
@@ -34,59 +36,56 @@ function blank (s: string): boolean {
   return true
 }
 
-function show (s: string): string {
-  const j = JSON.stringify(s.length > 60 ? s.slice(0, 60) + '…' : s)
-  return j
-}
-
-/** A failed check: the reason key and a message that says what to change. */
-export interface Invalid { reason: RejectReason, message: string }
 
 /** Checks a namespace; returns null when valid. */
-export function checkNamespace (ns: unknown): Invalid | null {
+export function checkNamespace (ns: unknown): Rejection | null {
   const reason = 'namespace_invalid'
   if (typeof ns !== 'string' || ns.length === 0) return { reason, message: 'namespace is required: a string of 1–255 characters' }
-  if (ns.length > kMaxNamespaceLength) return { reason, message: `namespace ${show(ns)} is ${ns.length} characters long: at most ${kMaxNamespaceLength}` }
-  if (!allIn(ns, kNamespaceChars)) return { reason, message: `namespace ${show(ns)} may hold only letters, digits and . - _ / # : and space` }
-  if (ns.startsWith('AWS/')) return { reason, message: `namespace ${show(ns)} starts with "AWS/", which CloudWatch reserves for AWS services: choose another, e.g. ${show(ns.slice(4) || 'MyApp')}` }
+  if (ns.length > kMaxNamespaceLength) return { reason, message: `namespace ${quote(ns)} is ${ns.length} characters long: at most ${kMaxNamespaceLength}` }
+  if (!allIn(ns, kNamespaceChars)) return { reason, message: `namespace ${quote(ns)} may hold only letters, digits and . - _ / # : and space` }
+  if (ns.startsWith('AWS/')) return { reason, message: `namespace ${quote(ns)} starts with "AWS/", which CloudWatch reserves for AWS services: choose another, e.g. ${quote(ns.slice(4) || 'MyApp')}` }
   if (blank(ns)) return { reason, message: 'namespace must not be blank' }
   return null
 }
 
 /** Checks a metric name; returns null when valid. */
-export function checkMetricName (name: unknown): Invalid | null {
+export function checkMetricName (name: unknown): Rejection | null {
   const reason = 'metric_name_invalid'
   if (typeof name !== 'string' || name.length === 0) return { reason, message: 'metric name must be a non-empty string' }
-  if (name.length > kMaxMetricNameLength) return { reason, message: `metric name ${show(name)} is ${name.length} characters long: at most ${kMaxMetricNameLength}` }
-  if (!allIn(name, kPrintable)) return { reason, message: `metric name ${show(name)} must be printable ASCII (no control or non-ASCII characters)` }
+  if (name.length > kMaxMetricNameLength) return { reason, message: `metric name ${quote(name)} is ${name.length} characters long: at most ${kMaxMetricNameLength}` }
+  if (!allIn(name, kPrintable)) return { reason, message: `metric name ${quote(name)} must be printable ASCII (no control or non-ASCII characters)` }
   if (blank(name)) return { reason, message: 'metric name must not be blank' }
   return null
 }
 
 /** Checks one dimension; returns null when valid. */
-export function checkDimension (name: unknown, value: unknown): Invalid | null {
+export function checkDimension (name: unknown, value: unknown): Rejection | null {
   const reason = 'dimension_invalid'
   if (typeof name !== 'string' || name.length === 0) return { reason, message: 'dimension names must be non-empty strings' }
-  if (name.length > kMaxDimensionNameLength) return { reason, message: `dimension name ${show(name)} is ${name.length} characters long: at most ${kMaxDimensionNameLength}` }
-  if (!allIn(name, kPrintable)) return { reason, message: `dimension name ${show(name)} must be printable ASCII` }
+  if (name.length > kMaxDimensionNameLength) return { reason, message: `dimension name ${quote(name)} is ${name.length} characters long: at most ${kMaxDimensionNameLength}` }
+  if (!allIn(name, kPrintable)) return { reason, message: `dimension name ${quote(name)} must be printable ASCII` }
   if (blank(name)) return { reason, message: 'dimension names must not be blank' }
-  if (name.charCodeAt(0) === 0x3a) return { reason, message: `dimension name ${show(name)} must not start with ":"` }
-  if (typeof value !== 'string') return { reason, message: `dimension ${show(name)} must have a string value, got ${typeof value}` }
-  if (value.length === 0) return { reason, message: `dimension ${show(name)} has an empty value: CloudWatch needs 1–${kMaxDimensionValueLength} characters` }
-  if (value.length > kMaxDimensionValueLength) return { reason, message: `dimension ${show(name)} has a value of ${value.length} characters: at most ${kMaxDimensionValueLength}` }
-  if (!allIn(value, kPrintable)) return { reason, message: `dimension ${show(name)} has value ${show(value)}: values must be printable ASCII` }
-  if (blank(value)) return { reason, message: `dimension ${show(name)} has a blank value` }
+  if (name.charCodeAt(0) === 0x3a) return { reason, message: `dimension name ${quote(name)} must not start with ":"` }
+  if (typeof value !== 'string') return { reason, message: `dimension ${quote(name)} must have a string value, got ${typeof value}` }
+  if (value.length === 0) return { reason, message: `dimension ${quote(name)} has an empty value: CloudWatch needs 1–${kMaxDimensionValueLength} characters` }
+  if (value.length > kMaxDimensionValueLength) return { reason, message: `dimension ${quote(name)} has a value of ${value.length} characters: at most ${kMaxDimensionValueLength}` }
+  if (!allIn(value, kPrintable)) return { reason, message: `dimension ${quote(name)} has value ${quote(value)}: values must be printable ASCII` }
+  if (blank(value)) return { reason, message: `dimension ${quote(name)} has a blank value` }
   return null
 }
 
-/** A dimension as CloudWatch takes it. */
-export interface Dimension { Name: string, Value: string }
+/** Checks a unit; returns null when it is one of CloudWatch's 27 names. */
+export function checkUnit (unit: unknown): Rejection | null {
+  if (isStandardUnit(unit)) return null
+  return { reason: 'unit_invalid', message: `unit ${show(unit)} is not a CloudWatch unit; use one of ${kStandardUnits.join(', ')}` }
+}
+
 
 /**
  * Validates a dimensions object and returns its dimensions sorted by name (the canonical
  * order), or the reason it is invalid.
  */
-export function canonicalDimensions (dims: Readonly<Record<string, unknown>> | undefined, maxDimensions: number): Dimension[] | Invalid {
+export function canonicalDimensions (dims: Readonly<Record<string, unknown>> | undefined, maxDimensions: number): Dimension[] | Rejection {
   if (dims === undefined || dims === null) return []
   if (typeof dims !== 'object') return { reason: 'dimension_invalid', message: 'dimensions must be an object of name → string value' }
   const out: Dimension[] = []
@@ -102,8 +101,4 @@ export function canonicalDimensions (dims: Readonly<Record<string, unknown>> | u
   }
   out.sort((a, b) => a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)
   return out
-}
-
-export function isInvalid (x: unknown): x is Invalid {
-  return typeof x === 'object' && x !== null && 'reason' in x && 'message' in x
 }

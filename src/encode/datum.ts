@@ -1,5 +1,16 @@
-import type { Dimension } from '../dimensions/validate.js'
 import type { StandardUnit } from '../limits.js'
+
+/** A dimension as CloudWatch takes it. */
+export interface Dimension { Name: string, Value: string }
+
+/** A series as published: what every datum of it carries besides its statistics. */
+export interface SeriesInfo {
+  readonly namespace: string
+  readonly metric: string
+  readonly unit: StandardUnit
+  /** Sorted by name (CloudWatch's identity of a metric ignores the order). */
+  readonly dimensions: readonly Dimension[]
+}
 
 /** Exact statistics of a datum's share of samples. */
 export interface StatisticSet { SampleCount: number, Sum: number, Minimum: number, Maximum: number }

@@ -1,5 +1,5 @@
 /**
- * Aggregate → MetricDatum(s).
+ * Histogram → MetricDatum(s).
  *
  * A (period, series) aggregate with at most `maxValues` populated buckets becomes one datum:
  * exact StatisticValues plus Values/Counts. With more buckets it is split into shares of
@@ -15,12 +15,11 @@
  * Every published value lies inside its share's [Minimum, Maximum].
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
  */
-import { bucketBounds, valueLength, type Aggregate } from '../store/aggregate.js'
+import { bucketBounds, valueLength, type Histogram } from '../store/histogram.js'
 import { datumBytesWith, kDatumBytes } from './batcher.js'
-import type { Dimension } from '../dimensions/validate.js'
 import type { StandardUnit } from '../limits.js'
 import { kMaxValuesPerDatum } from '../limits.js'
-import type { MetricDatum } from './datum.js'
+import type { Dimension, MetricDatum } from './datum.js'
 
 /** What the encoder needs to know about a series. */
 export interface SeriesDescriptor {
@@ -30,7 +29,7 @@ export interface SeriesDescriptor {
 }
 
 /** Encodes one aggregate into datums; returns [] for an empty aggregate. */
-export function encodeAggregate (s: SeriesDescriptor, periodStartMs: number, agg: Aggregate, maxValues = kMaxValuesPerDatum): MetricDatum[] {
+export function encodeHistogram (s: SeriesDescriptor, periodStartMs: number, agg: Histogram, maxValues = kMaxValuesPerDatum): MetricDatum[] {
   if (!(agg.count > 0)) return []
   const dist = agg.distribution()
   const timestamp = new Date(periodStartMs)

@@ -31,7 +31,10 @@
  *   weighted by its count. A statistic set without `Values` (`{"Sum","Min","Max","Count"}`) cannot
  *   be turned back into samples and is rejected as `unsupported_type`.
  */
-import type { RejectReason, SampleReceiver } from './types.js'
+import type { RejectReason } from '../samples/reasons.js'
+import type { SampleReceiver } from '../samples/receiver.js'
+import { nonNumberReason } from '../samples/checks.js'
+import { quote as quoteText, show } from '../samples/show.js'
 
 /** Options for {@link parseEmf}. The defaults are EMF's own limits. */
 export interface EmfParseOptions {
@@ -353,7 +356,8 @@ function planMetric (doc: Record<string, unknown>, raw: unknown, where: string, 
     return undefined
   }
   if (typeof value === 'number') {
-    const bad = badNumber(value)
+    // JSON has no NaN or Infinity literals, but `1e999` parses to Infinity.
+    const bad = nonNumberReason(value)
     if (bad !== undefined) { pending.push({ reason: bad, message: `${at}: value ${describe(value)} is not finite` }); return undefined }
     return { name, unit, values: value, counts: undefined, n: 1 }
   }
@@ -407,16 +411,9 @@ function checkValues (values: unknown[], at: string, o: Required<EmfParseOptions
     if (typeof v !== 'number') {
       return { reason: 'not_a_number', message: `${at}: value ${k} (${describe(v)}) is not a number: send JSON numbers only` }
     }
-    const bad = badNumber(v)
+    const bad = nonNumberReason(v)
     if (bad !== undefined) return { reason: bad, message: `${at}: value ${k} (${describe(v)}) is not finite` }
   }
-  return undefined
-}
-
-/** JSON has no NaN or Infinity literals, but `1e999` parses to Infinity. */
-function badNumber (v: number): RejectReason | undefined {
-  if (v !== v) return 'not_a_number'
-  if (v === Infinity || v === -Infinity) return 'not_finite'
   return undefined
 }
 
@@ -441,13 +438,9 @@ function setDim (dims: Record<string, string>, key: string, value: string): void
   }
 }
 
-/** A short, escaped rendering of a JSON value for messages. */
+/** A JSON member for messages: "nothing" when it is missing, else {@link show}'s text of it. */
 function describe (v: unknown): string {
-  if (v === undefined) return 'nothing'
-  if (typeof v === 'string') return quote(v)
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v)
-  if (Array.isArray(v)) return `an array of ${v.length}`
-  return 'an object'
+  return v === undefined ? 'nothing' : show(v, kEchoMax)
 }
 
 function clip (t: string): string {
@@ -455,5 +448,5 @@ function clip (t: string): string {
 }
 
 function quote (t: string): string {
-  return JSON.stringify(clip(t))
+  return quoteText(t, kEchoMax)
 }

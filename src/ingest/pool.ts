@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
-import type { Aggregator } from '../core/aggregator.js'
+import type { IngestTarget } from './target.js'
 import type { IngestResult, IngestTask, IngestWorkerData } from './worker.js'
 import type { StatsdParseOptions } from './statsd.js'
 import type { EmfParseOptions } from './emf.js'
@@ -30,7 +30,8 @@ export const kSidecarBatchBytes = 1_048_576
 const kMaxQueuedBatches = 4096
 
 export interface IngestPoolOptions {
-  aggregator: Aggregator
+  /** Where merged batches and rejections go: the aggregator. */
+  aggregator: IngestTarget
   /** Worker threads. @default min(4, available parallelism) */
   threads?: number
   /**
@@ -95,7 +96,7 @@ export function ingestModule (file: 'worker.js' | 'udp-thread.js'): string {
 
 export class IngestPool {
   readonly stats: IngestPoolStats
-  readonly #agg: Aggregator
+  readonly #agg: IngestTarget
   readonly #piscina: Piscina
   readonly #batchBytes: number
   readonly #delayMs: number

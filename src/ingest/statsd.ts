@@ -24,7 +24,10 @@
  * - A line is atomic: a multi-value line with one bad value is rejected whole, so every non-empty
  *   line yields either exactly one `reject` or one `sample` per value.
  */
-import type { RejectReason, SampleReceiver } from './types.js'
+import type { RejectReason } from '../samples/reasons.js'
+import type { SampleReceiver } from '../samples/receiver.js'
+import { nonNumberReason } from '../samples/checks.js'
+import { quote as quoteText } from '../samples/show.js'
 
 /** A StatsD metric type minutely aggregates. Sets (`s`) are not among them. */
 export type StatsdType = 'ms' | 'h' | 'd' | 'c' | 'g'
@@ -348,13 +351,11 @@ function parseLine (s: string, start: number, end: number, pipe: number, colon: 
       return
     }
     const v = parseNumber(s, a, b)
-    if (v !== v) { // NaN
-      reject(receiver, 'not_a_number', lineNo, `value ${quote(s.slice(a, b))} is not a number: send a decimal ` +
-        'such as 12, -3.5 or 1.5e3', s, start, end)
-      return
-    }
-    if (v === Infinity || v === -Infinity) {
-      reject(receiver, 'not_finite', lineNo, `value ${quote(s.slice(a, b))} is not finite: send a finite number`, s, start, end)
+    const bad = nonNumberReason(v)
+    if (bad !== undefined) {
+      reject(receiver, bad, lineNo, bad === 'not_a_number'
+        ? `value ${echo(s, a, b)} is not a number: send a decimal such as 12, -3.5 or 1.5e3`
+        : `value ${echo(s, a, b)} is not finite: send a finite number`, s, start, end)
       return
     }
     if (nValues === 0) single = v
@@ -636,12 +637,11 @@ function reject (receiver: SampleReceiver, reason: RejectReason, lineNo: number,
 
 /** Quotes at most {@link kEchoMax} characters of `s[a, b)`, escaping control characters. */
 function echo (s: string, a: number, b: number): string {
-  if (b > s.length) b = s.length
-  return b - a > kEchoMax ? JSON.stringify(s.slice(a, a + kEchoMax - 3) + '...') : JSON.stringify(s.slice(a, b))
+  return quoteText(s, kEchoMax, a, b)
 }
 
 function quote (t: string): string {
-  return echo(t, 0, t.length)
+  return quoteText(t, kEchoMax)
 }
 
 /**

@@ -12,14 +12,14 @@
  * lost with it, and the log says so.
  */
 import { Worker } from 'node:worker_threads'
-import type { Aggregator } from '../core/aggregator.js'
+import type { IngestTarget } from './target.js'
 import { kPeriodMs } from '../limits.js'
 import type { IngestPool } from './pool.js'
 import { ingestModule } from './pool.js'
 import type { UdpThreadCounts, UdpThreadData, UdpThreadIn, UdpThreadOut } from './udp-thread.js'
 
 export interface UdpReceiverOptions {
-  aggregator: Aggregator
+  aggregator: IngestTarget
   pool: IngestPool
   kind: 'statsd' | 'emf'
   host: string

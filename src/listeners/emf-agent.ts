@@ -17,7 +17,7 @@
  */
 import { createServer, type Server, type Socket as NetSocket } from 'node:net'
 import type { Socket as UdpSocket } from 'node:dgram'
-import type { Aggregator } from '../core/aggregator.js'
+import type { IngestTarget } from '../ingest/target.js'
 import { ConfigError } from '../errors.js'
 import type { IngestPool } from '../ingest/pool.js'
 import { startUdpReceiver, type UdpReceiver } from '../ingest/udp-receiver.js'
@@ -25,7 +25,7 @@ import { drainQuiet } from '../ingest/drain-quiet.js'
 import { bindUdp, kDefaultMaxDatagramBytes, kDefaultRecvBufferBytes, udpBindError } from './statsd.js'
 
 export interface EmfListenerOptions {
-  aggregator: Aggregator
+  aggregator: IngestTarget
   pool: IngestPool
   /** @default 127.0.0.1 */
   host?: string

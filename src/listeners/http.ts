@@ -16,8 +16,8 @@ import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import type { Aggregator, RecordOptions } from '../core/aggregator.js'
-import type { RejectReason } from '../ingest/types.js'
-import { nameOf, show } from '../core/show.js'
+import type { RejectReason } from '../samples/reasons.js'
+import { nameOf, show } from '../samples/show.js'
 
 /** The largest body the HTTP listener takes unless told (the sidecar's --max-body-bytes too): 1 MiB. */
 export const kDefaultMaxBodyBytes = 1_048_576

@@ -18,14 +18,14 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { createRequire } from 'node:module'
 import { lstatSync, unlinkSync } from 'node:fs'
-import type { Aggregator } from '../core/aggregator.js'
+import type { IngestTarget } from '../ingest/target.js'
 import { ConfigError } from '../errors.js'
 import type { IngestPool } from '../ingest/pool.js'
 import { drainQuiet } from '../ingest/drain-quiet.js'
 import { startUdpReceiver, type UdpReceiver } from '../ingest/udp-receiver.js'
 
 export interface StatsdListenerOptions {
-  aggregator: Aggregator
+  aggregator: IngestTarget
   pool: IngestPool
   /** Address to bind. @default 127.0.0.1 */
   host?: string

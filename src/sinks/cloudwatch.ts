@@ -11,7 +11,7 @@ import type { DatumBatch } from '../encode/datum.js'
 import { kRequestBodyBudget } from '../encode/batcher.js'
 import { SinkError } from '../errors.js'
 import { kMaxDatumsPerRequest, kMaxValuesPerDatum } from '../limits.js'
-import { awsClientConfig, checkAwsClient, isPermanentAwsError, type ResolvableClient } from '../aws-client.js'
+import { awsClientConfig, checkAwsClient, isPermanentAwsError, type ResolvableClient } from './aws-client.js'
 import type { MetricSink } from './sink.js'
 import { checkOptionNames, optionNames } from '../option-names.js'
 

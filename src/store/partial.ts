@@ -8,9 +8,11 @@
  * object, unit, namespace), never a string built per sample: parsers reuse one dimensions
  * object for a repeated tag string, so identity lookups hit.
  */
-import type { RejectReason, SampleReceiver } from '../ingest/types.js'
-import { kMaxFutureMs, kMaxMagnitude, kMaxPastMs, kMinMagnitude, kPeriodMs } from '../limits.js'
-import { Aggregate } from './aggregate.js'
+import type { RejectReason } from '../samples/reasons.js'
+import type { SampleReceiver } from '../samples/receiver.js'
+import { checkCount, checkTimestamp, checkValue, inRange } from '../samples/checks.js'
+import { kPeriodMs } from '../limits.js'
+import { Histogram, kPackedLayout } from './histogram.js'
 
 /** The description of one packed aggregate. */
 export interface PartialEntry {
@@ -26,6 +28,8 @@ export interface PartialEntry {
 
 /** What a worker returns for a batch. */
 export interface PackedPartial {
+  /** The packed layout's version ({@link kPackedLayout}): a thread on other code says so. */
+  layout: number
   entries: PartialEntry[]
   data: Float64Array
   precisionBits: number
@@ -34,9 +38,7 @@ export interface PackedPartial {
   messages: Partial<Record<RejectReason, string>>
 }
 
-interface Slot { entry: PartialEntry, agg: Aggregate }
-
-const kPastMarginMs = 15 * 60_000
+interface Slot { entry: PartialEntry, agg: Histogram }
 
 export class PartialStore implements SampleReceiver {
   readonly #p: number
@@ -51,18 +53,14 @@ export class PartialStore implements SampleReceiver {
 
   sample (metric: string, value: number, unit: string | undefined, dimensions: Record<string, string> | undefined,
     timestampMs: number, count: number, namespace?: string): void {
-    const a = value < 0 ? -value : value
-    if (!(a <= kMaxMagnitude) || (a < kMinMagnitude && a !== 0)) {
-      if (value !== value || typeof value !== 'number') this.reject('not_a_number', `${metric}: value is not a number`)
-      else if (a === Infinity) this.reject('not_finite', `${metric}: value ${value} is not finite`)
-      else this.reject('value_out_of_range', `${metric}: value ${value} is outside CloudWatch's range (2^-360 .. 2^360)`)
-      return
-    }
-    if (!(count > 0 && count < Infinity)) { this.reject('count_invalid', `${metric}: count ${count} must be a positive finite number`); return }
+    // The checks allocate nothing when they pass (a worker takes millions of values a second).
+    if (!inRange(value)) { this.#rejectWith(metric, checkValue(value)!); return }
+    const badCount = checkCount(count)
+    if (badCount !== null) { this.#rejectWith(metric, badCount); return }
     let period = -1
     if (timestampMs === timestampMs) {
-      if (timestampMs < this.nowMs - kMaxPastMs + kPastMarginMs) { this.reject('timestamp_too_old', `${metric}: timestamp ${timestampMs} is older than CloudWatch accepts (2 weeks)`); return }
-      if (timestampMs > this.nowMs + kMaxFutureMs) { this.reject('timestamp_in_future', `${metric}: timestamp ${timestampMs} is more than 2 hours ahead`); return }
+      const bad = checkTimestamp(timestampMs, this.nowMs)
+      if (bad !== null) { this.#rejectWith(metric, bad); return }
       period = timestampMs - (timestampMs % kPeriodMs)
     }
     // Two lookups that hash nothing new: the dimensions object by identity (the parsers hand
@@ -78,12 +76,16 @@ export class PartialStore implements SampleReceiver {
       if (e.period === period && e.unit === unit && e.namespace === namespace) { slot = list[i]; break }
     }
     if (slot === undefined) {
-      slot = { entry: { metric, unit, namespace, dimensions, period, samples: 0 }, agg: new Aggregate(this.#p) }
+      slot = { entry: { metric, unit, namespace, dimensions, period, samples: 0 }, agg: new Histogram(this.#p) }
       list.push(slot)
       this.#slots.push(slot)
     }
     slot.entry.samples++
     slot.agg.add(value, count)
+  }
+
+  #rejectWith (metric: string, r: { reason: RejectReason, message: string }): void {
+    this.reject(r.reason, `${metric}: ${r.message}`)
   }
 
   reject (reason: RejectReason, message: string): void {
@@ -98,7 +100,7 @@ export class PartialStore implements SampleReceiver {
     const data = new Float64Array(n)
     let off = 0
     for (const s of this.#slots) { off = s.agg.packInto(data, off); s.agg.release() }
-    const out: PackedPartial = { entries: this.#slots.map(s => s.entry), data, precisionBits: this.#p, rejected: this.#rejected, messages: this.#messages }
+    const out: PackedPartial = { layout: kPackedLayout, entries: this.#slots.map(s => s.entry), data, precisionBits: this.#p, rejected: this.#rejected, messages: this.#messages }
     this.#byDims = new Map()
     this.#slots = []
     this.#rejected = {}

@@ -1,4 +1,5 @@
-import type { RejectReason, SampleReceiver } from '../../src/ingest/types.js'
+import type { RejectReason } from '../../src/samples/reasons.js'
+import type { SampleReceiver } from '../../src/samples/receiver.js'
 
 /** One `sample` call, as the parser made it. */
 export interface RecordedSample {

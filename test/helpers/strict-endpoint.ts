@@ -1,7 +1,8 @@
 /**
  * The project's own strict CloudWatch endpoint: a `node:http` server on 127.0.0.1 that
  * speaks exactly what `@aws-sdk/client-cloudwatch` 3.116x sends for PutMetricData and
- * enforces every rule of the DESIGN.md table, plus programmable fault injection.
+ * enforces every PutMetricData limit of the CloudWatch API reference, plus programmable
+ * fault injection.
  *
  * What the SDK sends (captured from a real request, SDK 3.1164):
  *   POST /  HTTP/1.1, `connection: keep-alive`
@@ -416,7 +417,7 @@ function checkDatum (raw: unknown, i: number, o: Required<ValidateOptions>): Str
 }
 
 /**
- * Validates a decoded PutMetricData JSON body against every rule of the DESIGN.md table.
+ * Validates a decoded PutMetricData JSON body against every limit of the API reference.
  * Returns the datums as the SDK's `MetricDatum` (Timestamp as a Date) when accepted.
  */
 export function validatePutMetricData (body: unknown, opts: ValidateOptions): ValidateResult {

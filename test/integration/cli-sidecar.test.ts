@@ -15,7 +15,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch'
 import { kSettings } from '../../src/cli/config.js'
 import { kPeriodMs } from '../../src/limits.js'
-import { relativeErrorBound } from '../../src/store/aggregate.js'
+import { relativeErrorBound } from '../../src/store/histogram.js'
 import { useMoto } from '../helpers/moto.js'
 import { ExactSum, mulberry32 } from '../helpers/cw-reference.js'
 

@@ -1,5 +1,5 @@
 /**
- * Issue-5 guarantees against the strict endpoint, through the real SDK:
+ * The outage guarantees against the strict endpoint, through the real SDK:
  *  - CloudWatch answering 503 for 10 minutes under steady load: 0 samples lost, the publish
  *    queue stays within its memory budget, the rest spills to the spool and is replayed in
  *    order after recovery;

@@ -1,6 +1,6 @@
 /**
  * Proves the strict CloudWatch endpoint with the REAL @aws-sdk/client-cloudwatch over loopback:
- * a valid request is accepted and recorded faithfully, each rule of the DESIGN.md table is
+ * a valid request is accepted and recorded faithfully, each PutMetricData limit is
  * enforced with the error name the SDK raises, gzip bodies are decoded, and every fault kind
  * behaves (with the SDK's own retries visible in the endpoint's request log).
  */

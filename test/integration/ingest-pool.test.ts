@@ -3,8 +3,10 @@
  * which the engine merges: what is published equals what one thread would publish.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createAggregator, inMemorySink } from '../../src/index.js'
+import { createAggregator, inMemorySink, ManualClock } from '../../src/index.js'
 import { IngestPool } from '../../src/ingest/pool.js'
+import type { IngestTarget } from '../../src/ingest/target.js'
+import type { PackedPartial } from '../../src/store/partial.js'
 
 const pools: IngestPool[] = []
 afterEach(async () => { await Promise.all(pools.splice(0).map(p => p.close())) })
@@ -18,6 +20,26 @@ function setup (threads = 2) {
 }
 
 describe('IngestPool', () => {
+  it('needs only the narrow IngestTarget: what the workers parse arrives packed, with the batch minute', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 25, 12, 0, 30))
+    const merged: Array<{ p: PackedPartial, at: number }> = []
+    const rejected: string[] = []
+    const target: IngestTarget = {
+      options: { precisionBits: 6, clock },
+      countRejected: reason => { rejected.push(reason) },
+      mergePartial: (p, at) => { merged.push({ p, at }) },
+    }
+    const pool = new IngestPool({ aggregator: target, threads: 1 })
+    pools.push(pool)
+    pool.push('statsd', Buffer.from('Lat:5|ms|#Host:a\nLat:7|ms|#Host:a\nBad:x|ms'))
+    await pool.drain()
+    expect(merged).toHaveLength(1)
+    expect(merged[0].at).toBe(clock.now())
+    expect(merged[0].p.entries.map(e => [e.metric, e.unit, e.dimensions, e.samples])).toEqual([['Lat', 'Milliseconds', { Host: 'a' }, 2]])
+    expect(merged[0].p.rejected).toEqual({ not_a_number: 1 })
+    expect(rejected).toEqual([])
+  })
+
   it('parses StatsD on worker threads and publishes every sample exactly once', async () => {
     const { sink, agg, pool } = setup()
     let sent = 0; let sum = 0

@@ -14,7 +14,7 @@
 import type { LogEvent, LogSink, LogStreamRef, PutResult } from '../sink.js'
 import { LogSinkError, type LogSinkErrorKind } from '../sink.js'
 import { kEventOverheadBytes, kMaxBatchBytes, kMaxEventsPerBatch } from '../limits.js'
-import { awsClientConfig, checkAwsClient, isPermanentAwsError, type ResolvableClient } from '../../aws-client.js'
+import { awsClientConfig, checkAwsClient, isPermanentAwsError, type ResolvableClient } from '../../sinks/aws-client.js'
 
 /** Options of {@link cloudWatchLogsSink}; all optional (the SDK's chain fills them). */
 export interface CloudWatchLogsSinkOptions {

@@ -134,4 +134,72 @@ describe('spool', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700)
     for (const f of readdirSync(dir)) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600)
   })
+
+  describe('a checkpoint left by another version', () => {
+    /** Crashes an aggregator after its checkpoint of 50 samples (Sum 1225); returns the spool. */
+    function crashedAt (precisionBits: number): string {
+      const dir = tmp()
+      const clock = new ManualClock(T0)
+      const crashed = createAggregator({ namespace: 'S', sink: inMemorySink(), clock, spoolDir: dir, precisionBits, checkpointIntervalMs: 1000, onWarning: () => {} })
+      const h = crashed.series('Lat')
+      for (let i = 0; i < 50; i++) h.record(i)
+      clock.advance(1000)
+      return dir
+    }
+    /** Rewrites the checkpoint's JSON header (the packed histograms after it stay as they are). */
+    function rewriteHeader (dir: string, edit: (h: Record<string, unknown>) => void): void {
+      const file = join(dir, 'checkpoint')
+      const buf = readFileSync(file)
+      const len = buf.readUInt32LE(0)
+      const header = JSON.parse(buf.subarray(8, 8 + len).toString('utf8')) as Record<string, unknown>
+      const data = buf.subarray(8 + Math.ceil(len / 8) * 8)
+      edit(header)
+      const h = Buffer.from(JSON.stringify(header))
+      const head = Buffer.alloc(8 + Math.ceil(h.length / 8) * 8)
+      head.writeUInt32LE(h.length, 0)
+      h.copy(head, 8)
+      writeFileSync(file, Buffer.concat([head, data]))
+    }
+    function restart (dir: string, precisionBits = 6) {
+      const sink = inMemorySink()
+      const warnings: string[] = []
+      const agg = createAggregator({ namespace: 'S', sink, clock: new ManualClock(T0 + 2000), spoolDir: dir, precisionBits, onWarning: m => warnings.push(m) })
+      return { sink, warnings, agg }
+    }
+
+    it('another precision: read, rebucketed, with a warning naming both; the exact statistics survive', async () => {
+      const { sink, warnings, agg } = restart(crashedAt(8), 6)
+      await agg.close()
+      expect(warnings.join('\n')).toMatch(/precisionBits 8 \(this aggregator uses 6\)/)
+      const ds = sink.datums()
+      expect(ds.map(d => d.StatisticValues)).toEqual([{ SampleCount: 50, Sum: 1225, Minimum: 0, Maximum: 49 }])
+    })
+
+    it('another packed layout: not misread, a warning names both versions', async () => {
+      const dir = crashedAt(6)
+      rewriteHeader(dir, h => { h.layout = 99 })
+      const { sink, warnings, agg } = restart(dir)
+      await agg.close()
+      expect(warnings.join('\n')).toMatch(/layout version 99; this version reads layout version 1/)
+      expect(sumOf(sink, 'Lat')).toBe(0)
+    })
+
+    it('format 1 (no layout field, the same layout) is read, and said to be format 1', async () => {
+      const dir = crashedAt(6)
+      rewriteHeader(dir, h => { h.v = 1; delete h.layout })
+      const { sink, warnings, agg } = restart(dir)
+      await agg.close()
+      expect(warnings.join('\n')).toMatch(/format 1 \(this version writes format 2\)/)
+      expect(sumOf(sink, 'Lat')).toBe(50)
+    })
+
+    it('an unknown format is ignored with a warning naming it', async () => {
+      const dir = crashedAt(6)
+      rewriteHeader(dir, h => { h.v = 3 })
+      const { sink, warnings, agg } = restart(dir)
+      await agg.close()
+      expect(warnings.join('\n')).toMatch(/format 3; this version reads formats 1 and 2/)
+      expect(sumOf(sink, 'Lat')).toBe(0)
+    })
+  })
 })

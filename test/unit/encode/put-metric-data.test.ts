@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { Aggregate } from '../../../src/store/aggregate.js'
-import { encodeAggregate } from '../../../src/encode/put-metric-data.js'
+import { Histogram } from '../../../src/store/histogram.js'
+import { encodeHistogram } from '../../../src/encode/put-metric-data.js'
 import { batchDatums, datumBytes, kRequestBodyBudget } from '../../../src/encode/batcher.js'
 import type { MetricDatum } from '../../../src/encode/datum.js'
 
@@ -17,11 +17,11 @@ function cwPercentile (datums: MetricDatum[], q: number): number {
   return NaN
 }
 
-describe('encodeAggregate', () => {
+describe('encodeHistogram', () => {
   it('one datum with exact statistics when buckets fit', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     for (const v of [100, 200, 300]) a.add(v, 1)
-    const [d, ...rest] = encodeAggregate(series, t0, a)
+    const [d, ...rest] = encodeHistogram(series, t0, a)
     expect(rest).toEqual([])
     expect(d.StatisticValues).toEqual({ SampleCount: 3, Sum: 600, Minimum: 100, Maximum: 300 })
     expect(d.Timestamp.getTime()).toBe(t0)
@@ -30,19 +30,19 @@ describe('encodeAggregate', () => {
     expect(d.Values).toHaveLength(3)
     expect(d.Counts).toEqual([1, 1, 1])
     // a single sample is published as itself (clamped into [min, max])
-    const one = new Aggregate(); one.add(1234.5, 1)
-    expect(encodeAggregate(series, t0, one)[0].Values).toEqual([1234.5])
+    const one = new Histogram(); one.add(1234.5, 1)
+    expect(encodeHistogram(series, t0, one)[0].Values).toEqual([1234.5])
   })
 
   it('returns nothing for an empty aggregate', () => {
-    expect(encodeAggregate(series, t0, new Aggregate())).toEqual([])
+    expect(encodeHistogram(series, t0, new Histogram())).toEqual([])
   })
 
   it('splits >150 buckets into datums whose merge is exact and values lie within each share', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     const vals: number[] = []
     for (let i = 0; i < 50_000; i++) { const v = Math.exp(Math.random() * 12); vals.push(v); a.add(v, 1) }
-    const ds = encodeAggregate(series, t0, a)
+    const ds = encodeHistogram(series, t0, a)
     expect(ds.length).toBeGreaterThan(1)
     let count = 0; let sum = 0
     for (const d of ds) {
@@ -68,9 +68,9 @@ describe('encodeAggregate', () => {
   })
 
   it('honours a smaller values limit (EMF: 100)', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     for (let i = 1; i < 3000; i++) a.add(i, 1)
-    for (const d of encodeAggregate(series, t0, a, 100)) expect(d.Values.length).toBeLessThanOrEqual(100)
+    for (const d of encodeHistogram(series, t0, a, 100)) expect(d.Values.length).toBeLessThanOrEqual(100)
   })
 })
 

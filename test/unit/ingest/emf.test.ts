@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseEmf, type EmfParseOptions } from '../../../src/ingest/emf.js'
-import type { RejectReason } from '../../../src/ingest/types.js'
+import type { RejectReason } from '../../../src/samples/reasons.js'
 import { RecordingReceiver, type RecordedSample } from '../../helpers/recording-receiver.js'
 
 const TS = 1_700_000_000_000

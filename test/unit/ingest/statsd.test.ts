@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseStatsd, type StatsdParseOptions } from '../../../src/ingest/statsd.js'
-import type { RejectReason } from '../../../src/ingest/types.js'
+import type { RejectReason } from '../../../src/samples/reasons.js'
 import { RecordingReceiver, type RecordedSample } from '../../helpers/recording-receiver.js'
 
 function parse (data: string | Uint8Array, options: StatsdParseOptions = {}): RecordingReceiver {

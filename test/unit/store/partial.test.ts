@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PartialStore } from '../../../src/store/partial.js'
+import { kPackedLayout } from '../../../src/store/histogram.js'
 import { createAggregator, inMemorySink, ManualClock } from '../../../src/index.js'
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0)
@@ -61,5 +62,24 @@ describe('PartialStore → Aggregator.mergePartial', () => {
     await agg.close()
     const ts = sink.datums().map(d => [d.Timestamp.getTime(), d.StatisticValues.Sum]).sort()
     expect(ts).toEqual([[T0 - 120_000, 2], [T0, 1]].sort())
+  })
+
+  it('a partial packed in another layout version is not misread: its samples are counted lost, naming both versions', async () => {
+    const warnings: string[] = []
+    const sink = inMemorySink()
+    const agg = createAggregator({ namespace: 'W', sink, clock: new ManualClock(T0 + 10_000), onWarning: m => warnings.push(m) })
+    const s = new PartialStore(6)
+    s.sample('M', 1, undefined, undefined, NaN, 1)
+    s.sample('M', 2, undefined, undefined, NaN, 1)
+    s.sample('M', Number.NaN, undefined, undefined, NaN, 1)
+    const p = s.drain()
+    expect(p.layout).toBe(kPackedLayout)
+    agg.mergePartial({ ...p, layout: kPackedLayout + 1 }, T0 + 10_000)
+    const st = agg.stats()
+    expect(st.samplesAccepted).toBe(0)
+    expect(st.rejectedByReason).toMatchObject({ worker_failed: 2, not_a_number: 1 })
+    expect(warnings.join('\n')).toMatch(new RegExp(`layout version ${kPackedLayout + 1}; this engine reads layout version ${kPackedLayout}`))
+    await agg.close()
+    expect(sink.datums()).toHaveLength(0)
   })
 })

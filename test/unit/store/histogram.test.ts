@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { Aggregate, relativeErrorBound } from '../../../src/store/aggregate.js'
+import { Histogram, relativeErrorBound } from '../../../src/store/histogram.js'
 
-describe('Aggregate', () => {
+describe('Histogram', () => {
   it('keeps exact count, sum, min and max', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     for (const v of [0.5, 37.25, 1e-9, 12345.678, 3]) a.add(v, 1)
     expect(a.count).toBe(5)
     expect(a.total).toBe(0.5 + 37.25 + 1e-9 + 12345.678 + 3)
@@ -12,7 +12,7 @@ describe('Aggregate', () => {
   })
 
   it('weights samples by count', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     a.add(2, 10)
     a.add(4, 0.5)
     expect(a.count).toBe(10.5)
@@ -22,7 +22,7 @@ describe('Aggregate', () => {
   })
 
   it('counts zero in its own bucket and mirrors negatives', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     for (const v of [-10, -10, 0, 0, 0, 5]) a.add(v, 1)
     const b = a.buckets()
     expect(b.map(x => x.count)).toEqual([2, 3, 1])
@@ -37,7 +37,7 @@ describe('Aggregate', () => {
     const bound = relativeErrorBound(p)
     for (let i = 0; i < 2000; i++) {
       const v = Math.exp((Math.random() - 0.5) * 80)
-      const a = new Aggregate(p)
+      const a = new Histogram(p)
       a.add(v, 1)
       const [b] = a.buckets()
       expect(b.lower).toBeLessThanOrEqual(v)
@@ -47,7 +47,7 @@ describe('Aggregate', () => {
   })
 
   it('keeps non-integers at the same relative accuracy (no truncation)', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     a.add(0.0005, 1)
     a.add(0.0006, 1)
     const b = a.buckets()
@@ -56,16 +56,16 @@ describe('Aggregate', () => {
   })
 
   it('merges exactly and round-trips through JSON', () => {
-    const a = new Aggregate()
-    const b = new Aggregate()
-    const all = new Aggregate()
+    const a = new Histogram()
+    const b = new Histogram()
+    const all = new Histogram()
     for (let i = 0; i < 1000; i++) {
       const v = (i % 7 === 0 ? -1 : 1) * Math.exp(i % 23)
       ;(i % 2 === 0 ? a : b).add(v, 1)
       all.add(v, 1)
     }
-    const m = Aggregate.fromJSON(JSON.parse(JSON.stringify(a.toJSON())))
-    m.merge(Aggregate.fromJSON(b.toJSON()))
+    const m = Histogram.fromJSON(JSON.parse(JSON.stringify(a.toJSON())))
+    m.merge(Histogram.fromJSON(b.toJSON()))
     expect(m.count).toBe(all.count)
     expect(m.total).toBe(all.total)
     expect(m.min).toBe(all.min)
@@ -74,12 +74,12 @@ describe('Aggregate', () => {
   })
 
   it('refuses to merge different precisions', () => {
-    const x = new Aggregate(7); x.add(1, 1)
-    expect(() => { new Aggregate(6).merge(x) }).toThrow(RangeError)
+    const x = new Histogram(7); x.add(1, 1)
+    expect(() => { new Histogram(6).merge(x) }).toThrow(RangeError)
   })
 
   it('quantile is nearest rank over buckets, clamped to [min, max]', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     for (let i = 1; i <= 100; i++) a.add(i, 1)
     expect(Math.abs(a.quantile(0) - 1)).toBeLessThan(0.008)
     expect(a.quantile(1)).toBe(100)   // clamped to the exact maximum
@@ -88,7 +88,7 @@ describe('Aggregate', () => {
   })
 
   it('release() empties it for reuse', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     a.add(3, 1)
     a.release()
     expect(a.count).toBe(0)
@@ -98,9 +98,9 @@ describe('Aggregate', () => {
   })
 })
 
-describe('Aggregate counts', () => {
+describe('Histogram counts', () => {
   it('switches to Float64 counts at the first fractional weight without losing what it had', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     for (let i = 0; i < 100; i++) a.add(10, 1)
     a.add(10, 10 / 3)
     a.add(20, 1.5)
@@ -109,19 +109,19 @@ describe('Aggregate counts', () => {
     expect(a.count).toBe(100 + 10 / 3 + 1.5)
   })
   it('merges a fractional aggregate into a whole one, directly and packed', () => {
-    const whole = new Aggregate(); whole.add(5, 2)
-    const frac = new Aggregate(); frac.add(5, 0.25)
-    const viaPack = new Aggregate(); viaPack.add(5, 2)
+    const whole = new Histogram(); whole.add(5, 2)
+    const frac = new Histogram(); frac.add(5, 0.25)
+    const viaPack = new Histogram(); viaPack.add(5, 2)
     const buf = new Float64Array(frac.packedLength()); frac.packInto(buf, 0)
     viaPack.mergePacked(buf, 0)
     whole.merge(frac)
     expect(whole.buckets()[0].count).toBe(2.25)
     expect(viaPack.buckets()[0].count).toBe(2.25)
-    const fromJson = Aggregate.fromJSON(frac.toJSON())
+    const fromJson = Histogram.fromJSON(frac.toJSON())
     expect(fromJson.buckets()[0].count).toBe(0.25)
   })
   it('keeps large whole weights exact', () => {
-    const a = new Aggregate()
+    const a = new Histogram()
     a.add(1, 1e6); a.add(1, 70_000); a.add(1, 3)
     expect(a.buckets()[0].count).toBe(1_070_003)
   })

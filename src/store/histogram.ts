@@ -1,10 +1,10 @@
 /**
- * One (period, series) aggregate: exact SampleCount / Sum / Minimum / Maximum beside a
- * log-linear histogram of the values.
+ * The histogram of one series in one minute: exact SampleCount / Sum / Minimum / Maximum
+ * beside log-linear buckets of the values.
  *
- * Why not hdr-histogram-js on the hot path: its WebAssembly `recordValue` costs 20–28 ns a
- * call here and its pure-JS build ~100 ns (DESIGN.md; `bench/record.bench.ts` measures both
- * beside this). The bucket index below reads the IEEE-754 bits of the value: the exponent
+ * Why not hdr-histogram-js on the hot path: its `recordValue` costs several times this one's
+ * record, and its pure-JS build ten times (bench/micro.mjs measures both builds beside
+ * `handle.record()` in one run; the README's speed table has the figures). The bucket index below reads the IEEE-754 bits of the value: the exponent
  * picks the octave and the top `precisionBits` of the mantissa the sub-bucket, which costs
  * 2–3 ns, works for non-integers at the same relative accuracy (no scaling step, nothing
  * truncated), and needs no range fixed in advance.
@@ -79,6 +79,14 @@ class ChunkPool {
 }
 const kPool = new ChunkPool()
 
+/**
+ * The version of the packed layout ({@link Histogram.packInto}). One layout serves three
+ * contracts — the worker → main thread message, the on-disk checkpoint, and the merge of
+ * either — so each carries this number, and a reader meeting another one says so instead of
+ * misreading the floats. Bump it with any change to the layout.
+ */
+export const kPackedLayout = 1
+
 /** The populated buckets as parallel arrays, ascending by value. */
 export interface Distribution { values: number[], counts: number[], keys: number[] }
 
@@ -145,11 +153,11 @@ export interface Bucket {
   count: number
 }
 
-export class Aggregate {
+export class Histogram {
   /** Weighted number of samples. */
   count = 0
   /** Sum, kept as an unevaluated pair sum + sumErr (TwoSum): ~106 bits, so the order in
-   * which samples or partial aggregates arrive does not change the published Sum. */
+   * which samples or partial histograms arrive does not change the published Sum. */
   sum = 0
   sumErr = 0
   min = Infinity
@@ -201,7 +209,7 @@ export class Aggregate {
   add (v: number, w: number): void {
     if (w === 1) { this.addOne(v); return }
     // Whole weights up to 2^16 keep Uint32 counts (a bucket then overflows only past 4.29
-    // billion samples in one minute); anything else switches this aggregate to Float64.
+    // billion samples in one minute); anything else switches this histogram to Float64.
     if (!this.#float && !(w <= 0xFFFF && w === Math.floor(w))) this.#promote()
     this.count += w
     this.#addSum(v * w)
@@ -274,9 +282,9 @@ export class Aggregate {
     }
   }
 
-  /** Adds everything of `o` into this aggregate. Exact: counts add, min/max compare, sums add as pairs. */
-  merge (o: Aggregate): void {
-    if (o.precisionBits !== this.precisionBits) throw new RangeError('cannot merge aggregates of different precision')
+  /** Adds everything of `o` into this histogram. Exact: counts add, min/max compare, sums add as pairs. */
+  merge (o: Histogram): void {
+    if (o.precisionBits !== this.precisionBits) throw new RangeError('cannot merge histograms of different precision')
     if (o.count === 0) return
     if (o.#float) this.#promote()
     this.count += o.count
@@ -388,7 +396,7 @@ export class Aggregate {
     return this.max
   }
 
-  /** Returns the chunks to the pool and empties the aggregate. */
+  /** Returns the chunks to the pool and empties the histogram. */
   release (): void {
     for (const c of this.#pos) if (c !== undefined) kPool.give(c)
     for (const c of this.#neg) if (c !== undefined) kPool.give(c)
@@ -399,9 +407,10 @@ export class Aggregate {
   }
 
   /**
-   * Packed form for thread handoff: one Float64Array for a whole batch of aggregates, moved
-   * (not copied) between threads. Layout: count, sum, sumErr, min, max, zero, then for pos
-   * and neg: nChunks, and per chunk: octave, 2^p counts.
+   * Packed form for thread handoff and the checkpoint: one Float64Array for a whole batch of
+   * histograms, moved (not copied) between threads. Layout {@link kPackedLayout} 1: count,
+   * sum, sumErr, min, max, zero, then for pos and neg: nChunks, and per chunk: octave, 2^p
+   * counts.
    */
   packedLength (): number {
     let n = 8
@@ -429,10 +438,10 @@ export class Aggregate {
     return off
   }
 
-  /** Merges a packed aggregate (same precision) found at `off`; returns the offset after it. */
+  /** Merges a packed histogram (same precision) found at `off`; returns the offset after it. */
   mergePacked (buf: Float64Array, off: number): number {
     if (!this.#float) {
-      const end = Aggregate.skipPacked(buf, off, this.precisionBits)
+      const end = Histogram.skipPacked(buf, off, this.precisionBits)
       if (!wholeCounts(buf, off, end, this.#size)) this.#promote()
     }
     const count = buf[off++]; const sum = buf[off++]; const sumErr = buf[off++]
@@ -455,7 +464,26 @@ export class Aggregate {
     return off
   }
 
-  /** The offset after the packed aggregate at `off`, without reading it into anything. */
+  /**
+   * Adds everything of `o`, a histogram of another precision: the exact statistics add as in
+   * {@link merge}; each of its buckets goes to the bucket of this precision that holds its
+   * published value. Into a coarser precision that is exact (a finer bucket lies inside one
+   * coarser bucket); into a finer one, those samples keep `o`'s accuracy.
+   */
+  mergeRebucketed (o: Histogram): void {
+    if (o.precisionBits === this.precisionBits) { this.merge(o); return }
+    if (o.count === 0) return
+    const d = o.distribution()
+    if (!this.#float && (o.#float || d.counts.some(c => c > 0xFFFF))) this.#promote()
+    this.count += o.count
+    this.#addSum(o.sum)
+    this.sumErr += o.sumErr
+    if (o.min < this.min) this.min = o.min
+    if (o.max > this.max) this.max = o.max
+    for (let i = 0; i < d.values.length; i++) this.#addBucket(d.values[i], d.counts[i])
+  }
+
+  /** The offset after the packed histogram at `off`, without reading it into anything. */
   static skipPacked (buf: Float64Array, off: number, precisionBits: number): number {
     const size = 1 << precisionBits
     off += 6
@@ -464,7 +492,7 @@ export class Aggregate {
   }
 
   /** A plain, structured-clone-able form (for worker threads and the spool). */
-  toJSON (): AggregateData {
+  toJSON (): HistogramData {
     const pos: Array<[number, number[]]> = []
     const neg: Array<[number, number[]]> = []
     this.#pos.forEach((c, i) => { if (c !== undefined) pos.push([this.#posBase + i, Array.from(c)]) })
@@ -472,9 +500,9 @@ export class Aggregate {
     return { p: this.precisionBits, count: this.count, sum: this.sum, sumErr: this.sumErr, min: this.min, max: this.max, zero: this.zero, pos, neg }
   }
 
-  /** Rebuilds an aggregate from {@link toJSON}'s form. */
-  static fromJSON (d: AggregateData): Aggregate {
-    const a = new Aggregate(d.p)
+  /** Rebuilds a histogram from {@link toJSON}'s form. */
+  static fromJSON (d: HistogramData): Histogram {
+    const a = new Histogram(d.p)
     if ([...d.pos, ...d.neg].some(([, arr]) => arr.some(x => x !== Math.floor(x) || x > 0xFFFFFFFF))) a.#promote()
     a.count = d.count; a.sum = d.sum; a.sumErr = d.sumErr; a.min = d.min; a.max = d.max; a.zero = d.zero
     for (const [e, arr] of d.pos) a.#chunkFor(false, e).set(arr)
@@ -483,8 +511,8 @@ export class Aggregate {
   }
 }
 
-/** Serialised form of an {@link Aggregate}; `pos`/`neg` are [octave, counts] pairs. */
-export interface AggregateData {
+/** Serialised form of an {@link Histogram}; `pos`/`neg` are [octave, counts] pairs. */
+export interface HistogramData {
   p: number
   count: number
   sum: number
@@ -496,7 +524,7 @@ export interface AggregateData {
   neg: Array<[number, number[]]>
 }
 
-/** True when every bucket count of the packed aggregate in buf[off, end) fits a Uint32. */
+/** True when every bucket count of the packed histogram in buf[off, end) fits a Uint32. */
 function wholeCounts (buf: Float64Array, off: number, end: number, size: number): boolean {
   if (buf[off + 5] !== Math.floor(buf[off + 5])) return false   // the zero count
   off += 6

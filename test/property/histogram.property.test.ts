@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { Aggregate, relativeErrorBound } from '../../src/store/aggregate.js'
-import { encodeAggregate } from '../../src/encode/put-metric-data.js'
+import { Histogram, relativeErrorBound } from '../../src/store/histogram.js'
+import { encodeHistogram } from '../../src/encode/put-metric-data.js'
 import { datumBytes } from '../../src/encode/batcher.js'
 import { createAggregator, inMemorySink, ManualClock } from '../../src/index.js'
 
@@ -18,8 +18,8 @@ const value = fc.oneof(
 const weighted = fc.tuple(value, fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 100 })))
 const series = { metric: 'M', unit: 'None' as const, dimensions: [] }
 
-function build (xs: Array<[number, number]>, p = 6): Aggregate {
-  const a = new Aggregate(p)
+function build (xs: Array<[number, number]>, p = 6): Histogram {
+  const a = new Histogram(p)
   for (const [v, w] of xs) a.add(v, w)
   return a
 }
@@ -40,18 +40,18 @@ describe('aggregate properties', () => {
   it('any split of the samples across partial aggregates publishes what one aggregate would', () => {
     fc.assert(fc.property(fc.array(weighted, { minLength: 1, maxLength: 400 }), fc.array(fc.nat(3), { minLength: 400, maxLength: 400 }), (xs, owner) => {
       const one = build(xs)
-      const parts = [new Aggregate(), new Aggregate(), new Aggregate(), new Aggregate()]
+      const parts = [new Histogram(), new Histogram(), new Histogram(), new Histogram()]
       xs.forEach(([v, w], i) => { parts[owner[i]].add(v, w) })
-      const merged = new Aggregate()
+      const merged = new Histogram()
       for (const p of parts) merged.merge(p)
-      expect(encodeAggregate(series, 0, merged)).toEqual(encodeAggregate(series, 0, one))
+      expect(encodeHistogram(series, 0, merged)).toEqual(encodeHistogram(series, 0, one))
     }), { numRuns: 200 })
   })
 
   it('split datums merge to the exact statistics; values stay within their share', () => {
     fc.assert(fc.property(fc.array(weighted, { minLength: 1, maxLength: 3000 }), fc.integer({ min: 4, max: 8 }), fc.integer({ min: 2, max: 150 }), (xs, p, maxValues) => {
       const a = build(xs, p)
-      const ds = encodeAggregate(series, 0, a, maxValues)
+      const ds = encodeHistogram(series, 0, a, maxValues)
       let count = 0; let sum = 0
       for (const d of ds) {
         const s = d.StatisticValues
@@ -74,7 +74,7 @@ describe('aggregate properties', () => {
   it('published percentiles (nearest rank over Values/Counts) are within the error bound', () => {
     fc.assert(fc.property(fc.array(fc.double({ min: 1e-6, max: 1e9, noNaN: true }), { minLength: 1, maxLength: 2000 }), fc.constantFrom(0.5, 0.9, 0.99, 0.999), fc.integer({ min: 5, max: 8 }), (xs, q, p) => {
       const a = build(xs.map(v => [v, 1] as [number, number]), p)
-      const ds = encodeAggregate(series, 0, a)
+      const ds = encodeHistogram(series, 0, a)
       const pairs = ds.flatMap(d => d.Values.map((v, i) => [v, d.Counts[i]] as const)).sort((x, y) => x[0] - y[0])
       const rank = Math.ceil(q * xs.length)
       let seen = 0; let got = NaN

@@ -21,7 +21,7 @@
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../errors.js'
 
 /** The settings a user may pass to either sink; each is optional. */
 export interface AwsClientOptions {
