@@ -64,7 +64,7 @@ describe('per-sample rejections name the sample and its field', () => {
     const cases: Array<[unknown, string, RegExp]> = [
       [{ value: 1 }, 'metric_name_invalid', /^samples\[0\]\.metric is required/],
       [{ metric: '', value: 1 }, 'metric_name_invalid', /^samples\[1\]\.metric must be a non-empty string/],
-      [{ metric: 'x'.repeat(300), value: 1 }, 'metric_name_invalid', /^samples\[2\]\.metric "x+…" is 300 characters long: at most 255/],
+      [{ metric: 'x'.repeat(300), value: 1 }, 'metric_name_invalid', /^samples\[2\]\.metric "x+\.\.\." is 300 characters long: at most 255/],
       [{ metric: 'm' }, 'not_a_number', /^samples\[3\]\.value is required: a finite number/],
       [{ metric: 'm', value: 'fast' }, 'not_a_number', /^samples\[4\]\.value "fast" is not a number: send a finite number/],
       [{ metric: 'm', value: 1, unit: 'ms' }, 'unit_invalid', /^samples\[5\]\.unit "ms" is not a CloudWatch unit; use one of .*Milliseconds/],

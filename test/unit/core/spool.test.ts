@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createAggregator, inMemorySink, ManualClock, SinkError, type MetricSink } from '../../../src/index.js'
+import { decodeHeader, encodeHeader, kRecordHeaderBytes } from '../../../src/core/spool-record.js'
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0)
 const dirs: string[] = []
@@ -144,12 +145,19 @@ describe('spool', () => {
       const h = crashed.series('Lat')
       for (let i = 0; i < 50; i++) h.record(i)
       clock.advance(1000)
+      crash(dir)
       return dir
     }
-    /** Rewrites the checkpoint's JSON header (the packed histograms after it stay as they are). */
+    /**
+     * Rewrites the checkpoint's JSON header (the packed histograms after it stay as they are),
+     * inside the spool's record envelope, which is sealed again so that only the inner format differs.
+     */
     function rewriteHeader (dir: string, edit: (h: Record<string, unknown>) => void): void {
       const file = join(dir, 'checkpoint')
-      const buf = readFileSync(file)
+      const raw = readFileSync(file)
+      const env = decodeHeader(raw)
+      if (typeof env === 'string') throw new Error(`checkpoint envelope: ${env}`)
+      const buf = raw.subarray(kRecordHeaderBytes)
       const len = buf.readUInt32LE(0)
       const header = JSON.parse(buf.subarray(8, 8 + len).toString('utf8')) as Record<string, unknown>
       const data = buf.subarray(8 + Math.ceil(len / 8) * 8)
@@ -158,7 +166,8 @@ describe('spool', () => {
       const head = Buffer.alloc(8 + Math.ceil(h.length / 8) * 8)
       head.writeUInt32LE(h.length, 0)
       h.copy(head, 8)
-      writeFileSync(file, Buffer.concat([head, data]))
+      const body = Buffer.concat([head, data])
+      writeFileSync(file, Buffer.concat([encodeHeader('C', body, env.items, env.samples, env.writtenAt), body]))
     }
     function restart (dir: string, precisionBits = 6) {
       const sink = inMemorySink()
