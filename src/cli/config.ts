@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError } from '../errors.js'
 import { isStandardUnit, kStandardUnits } from '../limits.js'
 import { closestName } from '../option-names.js'
+import { Scrubber } from '../log.js'
 
 /** `port`: an integer 0..65535 (0: any free port) or `off` (resolved to false). `map`: `k=v,k2=v2` (resolved to an object). */
 export type SettingType = 'string' | 'integer' | 'boolean' | 'list' | 'port' | 'map'
@@ -111,13 +112,79 @@ export function parseArgsOptions (settings: Setting[]): Record<string, { type: '
   return o
 }
 
+/**
+ * Where JSON text first goes wrong: `line` and `column` (1-based) of the offending character,
+ * or of the end when the text stops short; undefined when it is valid JSON.
+ */
+export function jsonSyntaxErrorAt (text: string): { line: number, column: number, atEnd: boolean } | undefined {
+  let i = 0
+  const stop = (): never => { throw new RangeError(String(i)) }
+  const ws = (): void => { while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++ }
+  const literal = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y
+  const str = (): void => {
+    i++
+    while (i < text.length) {
+      const c = text.charCodeAt(i)
+      if (c === 0x22) { i++; return }
+      if (c < 0x20) stop()
+      if (c === 0x5c) {
+        i++
+        if (text[i] === 'u') { if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) stop(); i += 4 } else if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) stop()
+      }
+      i++
+    }
+    stop()
+  }
+  const value = (): void => {
+    ws()
+    const c = text[i]
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']'
+      i++; ws()
+      if (text[i] === close) { i++; return }
+      for (;;) {
+        if (c === '{') { ws(); if (text[i] !== '"') stop(); str(); ws(); if (text[i] !== ':') stop(); i++ }
+        value(); ws()
+        if (text[i] === ',') { i++; continue }
+        if (text[i] === close) { i++; return }
+        stop()
+      }
+    }
+    if (c === '"') { str(); return }
+    literal.lastIndex = i
+    const m = literal.exec(text)
+    if (m === null) stop()
+    i += m![0].length
+  }
+  try {
+    value(); ws()
+    if (i < text.length) stop()
+    return undefined
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err
+    const at = Math.min(i, text.length)
+    const before = text.slice(0, at)
+    const line = before.split('\n').length
+    return { line, column: at - (before.lastIndexOf('\n') + 1) + 1, atEnd: at >= text.length }
+  }
+}
+
 /** Reads the `--config` JSON file: an object keyed by flag name. */
 function readConfigFile (path: string, settings: Setting[]): Record<string, unknown> {
   let doc: unknown
+  let text: string
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'))
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '')
   } catch (err) {
-    throw new ConfigError(`--config ${path}: ${(err as Error).message}`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+    throw new ConfigError(`--config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+  }
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    // Where, never what: the file may hold a token, and the parser's message quotes the text.
+    const at = jsonSyntaxErrorAt(text)
+    const where = at === undefined ? '' : at.atEnd ? ` at line ${at.line}, column ${at.column}: it ends too soon` : ` at line ${at.line}, column ${at.column}`
+    throw new ConfigError(`--config ${path}: not valid JSON${where}`, 'METRICS_ERR_INVALID_OPTION')
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`--config ${path}: must hold a JSON object keyed by flag name`, 'METRICS_ERR_INVALID_OPTION')
   const known = new Set(settings.map(s => s.flag))
@@ -153,9 +220,37 @@ function parseUnitMap (raw: unknown, from: string): Record<string, string> {
 
 /**
  * Resolves settings from parsed flags, then the environment, then the `--config` file, then
- * defaults. Throws a ConfigError naming the flag.
+ * defaults. Throws a ConfigError naming the flag, which never shows the value of a secret
+ * setting (`--auth-token`), wherever it was given, even where it was given as another's.
  */
 export function resolveSettings (settings: Setting[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Settings {
+  try {
+    return resolveAll(settings, flags, env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    const scrubber = new Scrubber()
+    for (const v of secretValues(settings, flags, env)) scrubber.add(v)
+    const message = scrubber.scrub(err.message)
+    if (message === err.message) throw err
+    throw new ConfigError(message, err.code as 'METRICS_ERR_INVALID_OPTION')
+  }
+}
+
+/** The values of the secret settings, from the flags, the environment and the `--config` file (when it reads). */
+function secretValues (settings: Setting[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const secret = settings.filter(s => s.secret === true)
+  let file: Record<string, unknown> = {}
+  const configPath = settings.some(s => s.flag === 'config') ? (flags.config ?? (env.MINUTELY_CONFIG !== '' ? env.MINUTELY_CONFIG : undefined)) as string | undefined : undefined
+  if (configPath !== undefined) {
+    try {
+      const doc = JSON.parse(readFileSync(configPath, 'utf8').replace(/^\uFEFF/, '')) as unknown
+      if (doc !== null && typeof doc === 'object') file = doc as Record<string, unknown>
+    } catch { /* not read: nothing from it can be in a message */ }
+  }
+  return secret.flatMap(s => [flags[s.flag], env[s.env], file[s.flag]]).filter((v): v is string => typeof v === 'string')
+}
+
+function resolveAll (settings: Setting[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Settings {
   const out: Settings = {}
   const hasConfig = settings.some(s => s.flag === 'config')
   const configPath = hasConfig ? (flags.config ?? (env.MINUTELY_CONFIG !== '' ? env.MINUTELY_CONFIG : undefined)) as string | undefined : undefined

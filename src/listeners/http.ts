@@ -258,7 +258,11 @@ export async function startHttpListener (o: HttpListenerOptions): Promise<HttpLi
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0]
     if (req.method === 'GET' && url === '/healthz') { const h = o.health?.(); send(res, h === undefined || h.status === 'ok' ? 200 : 503, h === undefined || h.status === 'ok' ? { status: 'ok' } : h); return }
-    if (o.authorize !== undefined && !o.authorize(req)) { send(res, 401, { error: 'missing or wrong bearer token: send "authorization: Bearer <token>"' }); return }
+    if (o.authorize !== undefined && !o.authorize(req)) {
+      res.setHeader('www-authenticate', 'Bearer')   // RFC 6750 §3
+      send(res, 401, { error: 'missing or wrong bearer token: send "authorization: Bearer <token>"' })
+      return
+    }
     if (req.method === 'GET' && o.routes?.[url] !== undefined) { o.routes[url](req, res); return }
     if (url !== '/v1/samples') { send(res, 404, { error: `no route ${req.method ?? ''} ${url}: POST /v1/samples, GET /healthz` }); return }
     if (req.method !== 'POST') { res.setHeader('allow', 'POST'); send(res, 405, { error: 'use POST /v1/samples' }); return }
