@@ -230,7 +230,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   let emf: EmfListener | undefined
   const routes = s.noStatusPage === true
     ? undefined
-    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf }), info: { endpoints, namespace: s.namespace as string, sink: String(s.sink) }, health })
+    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf, http }), info: { endpoints, namespace: s.namespace as string, sink: String(s.sink) }, health })
   let http: HttpListener
   try {
     http = await startHttpListener({
@@ -240,6 +240,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
       maxBodyBytes: s.maxBodyBytes as number,
       routes,
       authorize: token !== undefined ? bearerCheck(token) : undefined,
+      maxConnections: s.httpMaxConnections as number,
       renameOptions: (m) => flagText(m, kSidecarSettings),
       health,
     })
@@ -273,7 +274,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
           (statsd.recvBufferBytes !== undefined ? ` (receive buffer ${(statsd.recvBufferBytes / (process.platform === 'linux' ? 2 : 1) / 2 ** 20).toFixed(1)} MiB)` : '') + `, ${threads} ingest thread${threads > 1 ? 's' : ''}`)
       }
       if (emfPort !== undefined) {
-        emf = await startEmfListener({ aggregator, pool, host, port: emfPort, recvBufferBytes, maxDatagramBytes, receiveThread: deps.receiveThreads, log })
+        emf = await startEmfListener({ aggregator, pool, host, port: emfPort, recvBufferBytes, maxDatagramBytes, receiveThread: deps.receiveThreads, log, maxConnections: s.emfMaxConnections as number, idleTimeoutMs: s.emfIdleTimeoutMs as number })
         log(`emf: agent endpoint on tcp://${at(emf.port)} and udp://${at(emf.port)}`)
       }
       if (statsd?.port !== undefined) endpoints.StatsD = `udp://${at(statsd.port)}`
