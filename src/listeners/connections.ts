@@ -27,7 +27,7 @@ export interface Tracked {
 }
 
 export interface ConnectionStats {
-  /** Connections open now. */
+  /** Connections accepted, in all. */
   connections: number
   /** New connections refused at the cap (every open one was busy). */
   connectionsRefused: number
@@ -67,13 +67,14 @@ export class Connections {
     }
     const t: Tracked = { socket, doneAt: now, deadline: Infinity, expire: undefined }
     this.#all.set(socket, t)
-    this.stats.connections = this.#all.size
+    this.stats.connections++
     socket.once('close', () => { this.#forget(socket) })
     return t
   }
 
   get (socket: Socket): Tracked | undefined { return this.#all.get(socket) }
 
+  /** Connections open now. */
   get size (): number { return this.#all.size }
 
   sockets (): IterableIterator<Socket> { return this.#all.keys() }
@@ -91,8 +92,5 @@ export class Connections {
 
   stop (): void { clearInterval(this.#timer) }
 
-  #forget (socket: Socket): void {
-    this.#all.delete(socket)
-    this.stats.connections = this.#all.size
-  }
+  #forget (socket: Socket): void { this.#all.delete(socket) }
 }

@@ -55,9 +55,9 @@ export interface EmfListenerOptions {
 export interface EmfListener {
   readonly port: number
   readonly host: string
-  /** `connections`: accepted in all (the table's `connections`, open now, is `open`). */
+  /** Counters (`connections`: accepted in all), and `open`: the TCP connections open now. */
   readonly stats: { connections: number, connectionsRefused: number, chunks: number, linesTooLong: number, datagrams: number, pauses: number } &
-  { open: number, connectionsEvicted: number, connectionsTimedOut: number }
+  { connectionsEvicted: number, connectionsTimedOut: number, readonly open: number }
   /** Stops accepting, lets connected clients finish what they sent (at most `drainMs`, default 2000), then closes. */
   close (drainMs?: number): Promise<void>
 }
@@ -162,14 +162,15 @@ export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListe
   const maxDgram = o.maxDatagramBytes ?? kDefaultMaxDatagramBytes
   const maxConnections = o.maxConnections ?? kDefaultEmfMaxConnections
   const { aggregator, pool } = o
-  const counts = { connections: 0, chunks: 0, linesTooLong: 0, datagrams: 0, pauses: 0 }
+  const counts = { chunks: 0, linesTooLong: 0, datagrams: 0, pauses: 0 }
   const conns = new Connections(maxConnections, tickFor(idleMs))
   const table: ConnectionStats = conns.stats
   const stats = Object.defineProperties(counts, {
+    connections: { get: () => table.connections, enumerable: true },
     connectionsRefused: { get: () => table.connectionsRefused, enumerable: true },
     connectionsEvicted: { get: () => table.connectionsEvicted, enumerable: true },
     connectionsTimedOut: { get: () => table.connectionsTimedOut, enumerable: true },
-    open: { get: () => table.connections, enumerable: false },   // a gauge, not one of the counters
+    open: { get: () => conns.size, enumerable: false },   // a gauge, not one of the counters
   }) as EmfListener['stats']
 
   const server: Server = createServer({ allowHalfOpen: false }, (sock) => {
@@ -179,7 +180,6 @@ export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListe
       sock.destroy()
       return
     }
-    counts.connections++
     t.deadline = t.doneAt + idleMs
     const splitter = new LineSplitter(maxLine,
       (lines) => { counts.chunks++; pool.push('emf', lines) },

@@ -63,8 +63,8 @@ export interface HttpListener {
   readonly server: http.Server
   readonly port: number
   readonly host: string
-  /** Connections: open now, refused and closed at the cap, closed at a deadline. */
-  readonly stats: Readonly<ConnectionStats>
+  /** Connections: counters (accepted, refused and closed at the cap, closed at a deadline), and `open` now. */
+  readonly stats: Readonly<ConnectionStats> & { readonly open: number }
   close (): Promise<void>
 }
 
@@ -375,7 +375,7 @@ export async function startHttpListener (o: HttpListenerOptions): Promise<HttpLi
     server,
     port: addr.port,
     host: o.host,
-    stats: conns.stats,
+    stats: Object.defineProperty(conns.stats, 'open', { get: () => conns.size, enumerable: false }) as ConnectionStats & { readonly open: number },
     close: async () => {
       conns.stop()
       await new Promise<void>(resolve => {

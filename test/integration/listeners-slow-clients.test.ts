@@ -160,8 +160,8 @@ describe('HTTP', () => {
     const { aggregator, http } = await httpListener()   // the defaults: 256 connections, 10 s / 30 s
     const slow: Client[] = []
     for (let i = 0; i < 256; i++) { const c = await client(http.port); c.socket.write('POST /v1/samples HTTP/1.1\r\n'); slow.push(c) }
-    await until(() => http.stats.connections === 256)
-    expect(http.stats.connections).toBe(256)
+    await until(() => http.stats.open === 256)
+    expect(http.stats.open).toBe(256)
     await sleep(1100)
     const r = await fetch(`http://127.0.0.1:${http.port}/v1/samples`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: kBody })
     const first = await Promise.race([slow[0].closedAt.then(() => true), sleep(2000).then(() => false)])
