@@ -60,12 +60,19 @@ export class SinkError extends MetricsError {
    * cadence, and the publisher reports itself blocked until a request succeeds.
    */
   readonly permanent: boolean
+  /**
+   * The request may have been applied: it was sent, and no answer came (a timeout, a connection
+   * reset or closed after the body left). Sending it again may count its datums twice, so the
+   * publisher sends one request at a time, each a single datum, until one succeeds.
+   */
+  readonly outcomeUnknown: boolean
   readonly datums: number
-  constructor (message: string, opts: { retryable: boolean, throttled?: boolean, permanent?: boolean, datums?: number, cause?: unknown }) {
+  constructor (message: string, opts: { retryable: boolean, throttled?: boolean, permanent?: boolean, outcomeUnknown?: boolean, datums?: number, cause?: unknown }) {
     super(message, 'METRICS_ERR_SINK', { cause: opts.cause })
     this.retryable = opts.retryable
     this.throttled = opts.throttled ?? false
     this.permanent = opts.permanent ?? false
+    this.outcomeUnknown = opts.outcomeUnknown ?? false
     this.datums = opts.datums ?? 0
   }
 }

@@ -11,6 +11,8 @@ import { isStandardUnit, kStandardUnits } from '../limits.js'
 import { closestName } from '../option-names.js'
 import { kBounds, kDefaults, type IntegerOption } from '../options.js'
 import { kDefaultMaxBodyBytes } from '../listeners/http.js'
+import { Scrubber } from './logger.js'
+import { jsonSyntaxErrorAt } from './json-syntax.js'
 
 /** `port`: an integer 0..65535 (0: any free port) or `off` (resolved to false). `map`: `k=v,k2=v2` (resolved to an object). */
 export type SettingType = 'string' | 'integer' | 'boolean' | 'list' | 'port' | 'map'
@@ -96,6 +98,9 @@ export const kSettings = [
   setting({ flag: 'statsd-socket', env: 'MINUTELY_STATSD_SOCKET', type: 'string', help: 'also listen for StatsD on this Unix datagram socket path (needs the optional package unix-dgram)' }),
   setting({ flag: 'statsd-units', env: 'MINUTELY_STATSD_UNITS', type: 'map', help: 'CloudWatch unit per StatsD metric, e.g. ModelLatency=Microseconds,OverheadLatency=Microseconds (ms timers are Milliseconds otherwise)' }),
   setting({ flag: 'emf-port', env: 'MINUTELY_EMF_PORT', type: 'port', default: 25888, help: 'EMF agent port, TCP and UDP, on --bind (aws-embedded-metrics Agent mode; 0: any free port; off: none)' }),
+  setting({ flag: 'http-max-connections', env: 'MINUTELY_HTTP_MAX_CONNECTIONS', type: 'integer', min: 1, max: 100_000, default: 256, help: 'most HTTP connections at once; at the cap a new one closes the one idle the longest (nothing whole for 1 s), or is refused when all are busy' }),
+  setting({ flag: 'emf-max-connections', env: 'MINUTELY_EMF_MAX_CONNECTIONS', type: 'integer', min: 1, max: 100_000, default: 256, help: 'most EMF TCP connections at once; at the cap a new one closes the one idle the longest (no complete line for 1 s), or is refused when all are busy' }),
+  setting({ flag: 'emf-idle-timeout-ms', env: 'MINUTELY_EMF_IDLE_TIMEOUT_MS', type: 'integer', min: 100, max: 3_600_000, default: 60000, help: 'an EMF TCP connection that sends no complete line for this long is closed (bytes without a newline do not count)' }),
   setting({ flag: 'ingest-threads', env: 'MINUTELY_INGEST_THREADS', type: 'integer', default: 0, help: 'worker threads parsing StatsD/EMF (0: one per core beyond the first, 1..4)' }),
   setting({ flag: 'udp-recv-buffer-bytes', env: 'MINUTELY_UDP_RECV_BUFFER_BYTES', type: 'integer', default: 16777216, help: 'UDP receive buffer asked of the kernel (capped by net.core.rmem_max)' }),
   setting({ flag: 'max-datagram-bytes', env: 'MINUTELY_MAX_DATAGRAM_BYTES', type: 'integer', default: 65535, help: 'larger StatsD/EMF datagrams are rejected (too_large)' }),
@@ -188,10 +193,19 @@ export function parseArgsOptions (settings: readonly Setting[]): Record<string, 
 /** Reads the `--config` JSON file: an object keyed by flag name. */
 function readConfigFile (path: string, settings: readonly Setting[]): Record<string, unknown> {
   let doc: unknown
+  let text: string
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'))
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '')
   } catch (err) {
-    throw invalidOption(`--config ${path}: ${(err as Error).message}`, { cause: err })
+    throw invalidOption(`--config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+  }
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    // Where, never what: the file may hold a token, and the parser's message quotes the text.
+    const at = jsonSyntaxErrorAt(text)
+    const where = at === undefined ? '' : at.atEnd ? ` at line ${at.line}, column ${at.column}: it ends too soon` : ` at line ${at.line}, column ${at.column}`
+    throw invalidOption(`--config ${path}: not valid JSON${where}`)
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw invalidOption(`--config ${path}: must hold a JSON object keyed by flag name`)
   const known = new Set(settings.map(s => s.flag))
@@ -227,9 +241,38 @@ function parseUnitMap (raw: unknown, from: string): Record<string, string> {
 
 /**
  * Resolves settings from parsed flags, then the environment, then the `--config` file, then
- * defaults. Throws a ConfigError naming the flag.
+ * defaults. Throws a ConfigError naming the flag, which never shows the value of a secret
+ * setting (`--auth-token`), wherever it was given, even where it was given as another's.
  */
 export function resolveSettings<const T extends readonly Setting[]> (settings: T, flags: Record<string, unknown>, env: NodeJS.ProcessEnv): SettingsOf<T> {
+  try {
+    // Each key and value is the one its setting's type says (setting(), SettingsOf).
+    return resolveAll(settings, flags, env) as SettingsOf<T>
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    const scrubber = new Scrubber()
+    for (const v of givenSecrets(settings, flags, env)) scrubber.add(v)
+    const message = scrubber.scrub(err.message)
+    if (message === err.message) throw err
+    throw new ConfigError(message, err.code as 'METRICS_ERR_INVALID_OPTION')
+  }
+}
+
+/** The values of the secret settings as given, in the flags, the environment and the `--config` file (when it reads). */
+function givenSecrets (settings: readonly Setting[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const secret = settings.filter(s => s.secret === true)
+  let file: Record<string, unknown> = {}
+  const configPath = settings.some(s => s.flag === 'config') ? (flags.config ?? (env.MINUTELY_CONFIG !== '' ? env.MINUTELY_CONFIG : undefined)) as string | undefined : undefined
+  if (configPath !== undefined) {
+    try {
+      const doc = JSON.parse(readFileSync(configPath, 'utf8').replace(/^\uFEFF/, '')) as unknown
+      if (doc !== null && typeof doc === 'object') file = doc as Record<string, unknown>
+    } catch { /* not read: nothing from it can be in a message */ }
+  }
+  return secret.flatMap(s => [flags[s.flag], env[s.env], file[s.flag]]).filter((v): v is string => typeof v === 'string')
+}
+
+function resolveAll (settings: readonly Setting[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   const hasConfig = settings.some(s => s.flag === 'config')
   const configPath = hasConfig ? (flags.config ?? (env.MINUTELY_CONFIG !== '' ? env.MINUTELY_CONFIG : undefined)) as string | undefined : undefined
@@ -276,8 +319,7 @@ export function resolveSettings<const T extends readonly Setting[]> (settings: T
         out[key] = String(raw)
     }
   }
-  // Each key and value is the one its setting's type says (setting(), SettingsOf).
-  return out as SettingsOf<T>
+  return out
 }
 
 /** The --help text of a command. */

@@ -34,6 +34,8 @@ export interface CreateLoggerOptions {
   color?: boolean
   /** Literal values that must never be printed (tokens, keys). Empty and very short values are ignored. */
   secrets?: Array<string | undefined | null>
+  /** The scrubber to use, shared with what prints before the logger exists (its secrets and `secrets`). @default a new one */
+  scrubber?: Scrubber
   /** Where to find secret variables (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, MINUTELY_*TOKEN*…). @default process.env */
   env?: NodeJS.ProcessEnv
   /** Fields on every line. @default { name: 'minutely' } (plus pid and hostname in JSON) */
@@ -45,6 +47,8 @@ export type Logger = PinoLogger & {
   line: (line: string) => void
   /** Adds a value that must never be printed (e.g. a token read later). */
   addSecret: (value: string | undefined | null) => void
+  /** The text with every secret removed, for what is printed outside the log (a message on exit). */
+  scrub: (text: string) => string
 }
 
 const kCensor = '[redacted]'
@@ -55,11 +59,11 @@ export const kRedactKeys = ['token', 'authToken', 'authorization', 'Authorizatio
 const kRedactPaths = [...kRedactKeys.map(k => /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`), ...kRedactKeys.map(k => /^[A-Za-z_$][\w$]*$/.test(k) ? `*.${k}` : `*["${k}"]`),
   'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie']
 
-/** Environment variables whose values are secrets. */
+/** Environment variables whose values are secrets (a `…_FILE` variable names where one is: a path). */
 function envSecrets (env: NodeJS.ProcessEnv): string[] {
   const out: string[] = []
   for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) continue
+    if (v === undefined || k.endsWith('_FILE')) continue
     if (k === 'AWS_SECRET_ACCESS_KEY' || k === 'AWS_SESSION_TOKEN' || k === 'AWS_SECURITY_TOKEN' || k === 'AWS_BEARER_TOKEN' ||
       (k.startsWith('MINUTELY_') && /TOKEN|SECRET|PASSWORD|CREDENTIAL|API_KEY/.test(k))) out.push(v)
   }
@@ -69,8 +73,8 @@ function envSecrets (env: NodeJS.ProcessEnv): string[] {
 const kPatterns: Array<[RegExp, string]> = [
   // AWS access key ids (AKIA…, ASIA…): identify a key; the secret half is a literal secret.
   [/\b(?:AKIA|ASIA|AIDA|AROA|ABIA|ACCA)[A-Z0-9]{16}\b/g, '[redacted-key-id]'],
-  // Authorization schemes.
-  [/\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{6,}/g, `$1$2${kCensor}`],
+  // Authorization schemes (RFC 7235: the scheme is case-insensitive; Bearer is the one minutely takes).
+  [/\b([Bb][Ee][Aa][Rr][Ee][Rr]|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{6,}/g, `$1$2${kCensor}`],
   // SigV4 signatures and session tokens in headers or presigned URLs.
   [/\b(Signature=)[0-9a-f]{16,}/gi, `$1${kCensor}`],
   [/\b(X-Amz-Security-Token=|X-Amz-Signature=|X-Amz-Credential=)[^&\s"\\]+/gi, `$1${kCensor}`],
@@ -80,12 +84,18 @@ const kPatterns: Array<[RegExp, string]> = [
   [/\b((?:aws_)?secret_?access_?key|session_?token|security_?token|password|passwd|api_?key|secret|token)(=|\\?"\s*:\s*\\?")([^"'\s,&}\\]+)/gi, `$1$2${kCensor}`],
 ]
 
+/**
+ * The shortest literal secret scrubbed: a shorter one would censor common words, so it is not
+ * taken as a secret at all (the sidecar refuses a bearer token that short).
+ */
+export const kMinSecretLength = 6
+
 /** Removes secrets from a line of text. */
 export class Scrubber {
   readonly #literals = new Set<string>()
 
   add (value: string | undefined | null): void {
-    if (typeof value !== 'string' || value.length < 6) return   // too short to be a credential; would censor common words
+    if (typeof value !== 'string' || value.length < kMinSecretLength) return
     this.#literals.add(value)
     const escaped = JSON.stringify(value).slice(1, -1)
     if (escaped !== value) this.#literals.add(escaped)
@@ -97,6 +107,14 @@ export class Scrubber {
     for (const [re, to] of kPatterns) out = out.replace(re, to)
     return out
   }
+}
+
+/** A scrubber of the secret variables of `env` (AWS_SECRET_ACCESS_KEY, MINUTELY_*TOKEN*…) and of `secrets`. */
+export function secretScrubber (secrets: Array<string | undefined | null> = [], env: NodeJS.ProcessEnv = process.env): Scrubber {
+  const scrubber = new Scrubber()
+  for (const s of envSecrets(env)) scrubber.add(s)
+  for (const s of secrets) scrubber.add(s)
+  return scrubber
 }
 
 const kLevelColor: Record<string, string> = { trace: '\x1b[90m', debug: '\x1b[36m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m', fatal: '\x1b[35m' }
@@ -151,7 +169,7 @@ export function createLogger (opts: CreateLoggerOptions = {}): Logger {
   const color = opts.color ?? (tty && env.NO_COLOR === undefined)
   const envLevel = env.MINUTELY_LOG_LEVEL
   const level: LogLevel = opts.level ?? (envLevel !== undefined && kLevels.test(envLevel) ? envLevel as LogLevel : 'info')
-  const scrubber = new Scrubber()
+  const scrubber = opts.scrubber ?? new Scrubber()
   for (const s of envSecrets(env)) scrubber.add(s)
   for (const s of opts.secrets ?? []) scrubber.add(s)
   const destination = {
@@ -177,7 +195,7 @@ export function createLogger (opts: CreateLoggerOptions = {}): Logger {
     else if (/^(?:publish|generator):/i.test(text)) p.warn(text)   // a failed request (retried) / the demo's generator
     else p.info(text)
   }
-  return Object.assign(p, { line, addSecret: (v: string | undefined | null) => { scrubber.add(v) } }) as Logger
+  return Object.assign(p, { line, addSecret: (v: string | undefined | null) => { scrubber.add(v) }, scrub: (t: string) => scrubber.scrub(t) }) as Logger
 }
 
 /** Where {@link logProcessWarnings} sends each warning: a pino logger, or anything with its `warn(fields, message)`. */

@@ -8,10 +8,10 @@
  */
 import { MetricsError } from '../errors.js'
 import { helpText, parseCommandLine, resolveSettings, secretValues, unknownVariables } from './config.js'
-import { kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
+import { authToken, kSidecarSettings, startSidecar, type Sidecar } from './sidecar.js'
 import { runDemo } from './demo.js'
 import { kPipelineSettings, runPipelineCli, splitCommandGroups } from './pipeline.js'
-import { createLogger, logFormatOf, logLevelOf, logProcessWarnings } from './logger.js'
+import { createLogger, logFormatOf, logLevelOf, logProcessWarnings, secretScrubber } from './logger.js'
 import { kIdentityEnv } from '../sagemaker/env.js'
 import { kVersion } from '../status/version.js'
 import { modelServerEndLine } from './container-logs.js'
@@ -40,8 +40,27 @@ function printVersion (): void {
   process.stdout.write(`${kVersion !== '' ? kVersion : 'unknown'}\n`)
 }
 
+/** The values given to secret flags (`--auth-token x`, `--auth-token=x`), found before any parsing. */
+function secretArgs (args: readonly string[]): string[] {
+  const flags = [...kSidecarSettings, ...kPipelineSettings].filter(s => s.secret === true).map(s => `--${s.flag}`)
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    for (const f of flags) {
+      if (args[i] === f && i + 1 < args.length) out.push(args[i + 1])
+      else if (args[i].startsWith(f + '=')) out.push(args[i].slice(f.length + 1))
+    }
+  }
+  return out
+}
+
+/**
+ * Every secret known so far (the environment's, the command line's, then the token read from a
+ * file): scrubbed from what is printed, the log and the last message alike.
+ */
+const scrubber = secretScrubber(secretArgs(process.argv.slice(2)))
+
 function fail (message: string, code = 2): never {
-  process.stderr.write(`minutely: ${message}\n`)
+  process.stderr.write(`minutely: ${scrubber.scrub(message)}\n`)
   process.exit(code)
 }
 
@@ -97,7 +116,7 @@ async function main (argv: string[]): Promise<void> {
   }
   if (command === '--version' || command === '-v') { printVersion(); return }
   if (command === 'pipeline') {
-    const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+    const log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${scrubber.scrub(s)}\n`) }
     logProcessWarnings({ warn: (_, message) => { log(`warning: ${message}`) } })   // one line each, as the pipeline's own
     try {
       await runPipelineCli(rest, log, kKnownVariables)
@@ -124,13 +143,18 @@ async function main (argv: string[]): Promise<void> {
     process.stdout.write(helpText(command, summary, kSidecarSettings) + '\n')
     return
   }
-  let log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${s}\n`) }
+  let log = (s: string): void => { process.stderr.write(`${new Date().toISOString()} ${scrubber.scrub(s)}\n`) }
   try {
     const settings = resolveSettings(kSidecarSettings, flags, process.env)
+    // The bearer token, wherever it was given (flag, variable, --config, --auth-token-file), is
+    // read once, here, so that the log knows it before anything is logged.
+    const token = authToken(settings)
+    if (token !== undefined) settings.authToken = token
     // Structured logs (JSON lines, or readable on a terminal); secrets never printed.
     const logger = createLogger({
       format: logFormatOf(settings.logFormat),
       level: logLevelOf(settings.logLevel),
+      scrubber,
       secrets: secretValues(kSidecarSettings, settings),
     })
     log = logger.line

@@ -28,6 +28,7 @@ import type { LogSink } from '../logs/sink.js'
 import { resolveContainerNames } from '../sagemaker/presets.js'
 import { healthOf, type Health } from '../status/health.js'
 import type { SinkError } from '../errors.js'
+import { kMinSecretLength } from './logger.js'
 
 export interface SidecarDeps {
   /** Overrides the sink chosen by `--sink`. */
@@ -115,28 +116,40 @@ export const kSidecarSettings = uniqueFlags([
 /** The resolved settings of `minutely sidecar` (and `demo`), typed from {@link kSidecarSettings}. */
 export type Settings = SettingsOf<typeof kSidecarSettings>
 
-/** The bearer token of `--auth-token` / `--auth-token-file`, or undefined. */
-export function authToken (s: Settings): string | undefined {
-  if (typeof s.authToken === 'string' && s.authToken !== '') return s.authToken
-  if (typeof s.authTokenFile === 'string' && s.authTokenFile !== '') {
+/**
+ * The bearer token of `--auth-token` / `--auth-token-file`, or undefined. A token shorter than
+ * the log's scrubber can tell from ordinary words is refused: it could not be kept out of the log.
+ */
+export function authToken (s: Partial<Pick<Settings, 'authToken' | 'authTokenFile'>>): string | undefined {
+  let token: string | undefined
+  let from = '--auth-token'
+  if (typeof s.authToken === 'string' && s.authToken !== '') token = s.authToken
+  else if (typeof s.authTokenFile === 'string' && s.authTokenFile !== '') {
     let text: string
     try { text = readFileSync(s.authTokenFile, 'utf8') } catch (err) {
       throw new ConfigError(`--auth-token-file ${s.authTokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'METRICS_ERR_INVALID_OPTION')
     }
-    const token = text.split(/\r?\n/)[0].trim()
+    token = text.split(/\r?\n/)[0].trim()
+    from = `the token in --auth-token-file ${s.authTokenFile}`
     if (token === '') throw new ConfigError(`--auth-token-file ${s.authTokenFile} is empty`, 'METRICS_ERR_INVALID_OPTION')
-    return token
   }
-  return undefined
+  if (token !== undefined && token.length < kMinSecretLength) {
+    throw new ConfigError(`${from} must be at least ${kMinSecretLength} characters (a long random value, e.g. from openssl rand -hex 32)`, 'METRICS_ERR_INVALID_OPTION')
+  }
+  return token
 }
 
-/** A constant-time check of `authorization: Bearer <token>`. */
+/**
+ * A constant-time check of `authorization: Bearer <token>`; the scheme is case-insensitive
+ * (RFC 7235 §2.1), and one or more spaces may follow it.
+ */
 function bearerCheck (token: string): (req: IncomingMessage) => boolean {
   const want = Buffer.from(token)
   return (req) => {
     const h = req.headers.authorization
-    if (typeof h !== 'string' || !h.startsWith('Bearer ')) return false
-    const got = Buffer.from(h.slice(7).trim())
+    const m = typeof h === 'string' ? /^bearer +(\S+) *$/i.exec(h) : null
+    if (m === null) return false
+    const got = Buffer.from(m[1])
     return got.length === want.length && timingSafeEqual(got, want)
   }
 }
@@ -215,7 +228,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   let emf: EmfListener | undefined
   const routes = s.noStatusPage === true
     ? undefined
-    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf }), info: { endpoints, namespace: s.namespace, sink: s.sink }, health })
+    : statusRoutes({ aggregator, timing: sink.timing, pool: () => pool, listeners: () => ({ statsd, emf, http }), info: { endpoints, namespace: s.namespace, sink: s.sink }, health })
   let http: HttpListener
   try {
     http = await startHttpListener({
@@ -225,6 +238,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
       maxBodyBytes: s.maxBodyBytes,
       routes,
       authorize: token !== undefined ? bearerCheck(token) : undefined,
+      maxConnections: s.httpMaxConnections,
       renameOptions: (m) => flagText(m, kSidecarSettings),
       health,
     })
@@ -257,7 +271,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
           (statsd.recvBufferBytes !== undefined ? ` (receive buffer ${(statsd.recvBufferBytes / (process.platform === 'linux' ? 2 : 1) / 2 ** 20).toFixed(1)} MiB)` : '') + `, ${threads} ingest thread${threads > 1 ? 's' : ''}`)
       }
       if (emfPort !== undefined) {
-        emf = await startEmfListener({ aggregator, pool, host, port: emfPort, recvBufferBytes, maxDatagramBytes, receiveThread: deps.receiveThreads, log })
+        emf = await startEmfListener({ aggregator, pool, host, port: emfPort, recvBufferBytes, maxDatagramBytes, receiveThread: deps.receiveThreads, log, maxConnections: s.emfMaxConnections, idleTimeoutMs: s.emfIdleTimeoutMs })
         log(`emf: agent endpoint on tcp://${at(emf.port)} and udp://${at(emf.port)}`)
       }
       if (statsd?.port !== undefined) endpoints.StatsD = `udp://${at(statsd.port)}`

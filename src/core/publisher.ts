@@ -4,7 +4,15 @@
  * (AIMD), batches split to isolate a datum the service rejects. Nothing leaves the queue
  * without being counted: published, failed (rejected by the service) or dropped (over the
  * memory budget).
+ *
+ * A request whose outcome is unknown (sent, never answered: the service may have stored it)
+ * while the service answered nothing else either means the service may be hanging: each
+ * resend could be counted again. Until a request succeeds, the publisher then sends one
+ * request at a time, each carrying a single datum (a probe), with the usual backoff, and a
+ * probe that gets no answer either goes behind the next one: so a hang costs one copy of what
+ * was in flight when it began, plus at most one datum per probe, however long it lasts.
  */
+import { batchDatums, datumBytes } from '../encode/batcher.js'
 import type { DatumBatch } from '../encode/datum.js'
 import { SinkError } from '../errors.js'
 import type { MetricSink } from '../sinks/sink.js'
@@ -19,6 +27,8 @@ export interface PublishStats {
   requestsFailed: number
   requestsThrottled: number
   requestsRetried: number
+  /** Requests that got no answer (timed out, connection reset): the service may have stored them. */
+  requestsUnanswered: number
   /** Datums the service rejected as invalid (after splitting to isolate them). */
   datumsFailed: number
   /** Datums dropped because the queue went over its memory budget. */
@@ -51,8 +61,16 @@ export interface PublisherOptions {
   spool?: Spool
 }
 
-/** `spoolId` is the batch's journal entry, or -1 when it lives in memory only. */
-interface Pending { batch: DatumBatch, attempts: number, notBefore: number, spoolId: number }
+/**
+ * `spoolId` is the batch's journal entry, or -1 when it lives in memory only; `answeredAt` the
+ * number of requests that had succeeded when it was last sent; `probe`: it was last sent while
+ * an outcome was unknown.
+ */
+interface Pending { batch: DatumBatch, attempts: number, notBefore: number, spoolId: number, answeredAt: number, probe: boolean }
+
+function pending (batch: DatumBatch, spoolId: number, attempts = 0): Pending {
+  return { batch, attempts, notBefore: 0, spoolId, answeredAt: 0, probe: false }
+}
 
 export class Publisher {
   readonly stats: PublishStats
@@ -67,13 +85,20 @@ export class Publisher {
   #idleWaiters: Array<() => void> = []
   /** Journal ids of batches that are on disk only (the queue was over budget), oldest first. */
   #spilled: number[] = []
+  /**
+   * A request got no answer while the service answered nothing else, and none has succeeded
+   * since: one request at a time, a single datum each, until one does.
+   */
+  #unsure = false
+  /** Requests in a row that got no answer (since the last success): the backoff of a probe grows with it. */
+  #unanswered = 0
 
   constructor (o: PublisherOptions) {
     this.#o = o
     this.#concurrency = o.maxConcurrentRequests
     this.stats = {
       datumsPublished: 0, requestsSent: 0, requestsSucceeded: 0, requestsFailed: 0, requestsThrottled: 0,
-      requestsRetried: 0, datumsFailed: 0, datumsDropped: 0, datumsQueued: 0, bytesQueued: 0,
+      requestsRetried: 0, requestsUnanswered: 0, datumsFailed: 0, datumsDropped: 0, datumsQueued: 0, bytesQueued: 0,
       inFlightRequests: 0, concurrency: o.maxConcurrentRequests, lastPublishAt: 0, lastError: null, blockedBy: null, blockedSince: 0,
     }
   }
@@ -86,7 +111,7 @@ export class Publisher {
         this.#spilled.push(id)   // on disk only until the queue drains
         continue
       }
-      this.#push({ batch, attempts: 0, notBefore: 0, spoolId: id })
+      this.#push(pending(batch, id))
     }
     if (spool !== undefined) this.#enforceSpoolCap()
     this.#enforceBudget()
@@ -130,7 +155,7 @@ export class Publisher {
       const id = this.#spilled.shift()!
       const batch = spool.load(id)
       if (batch === undefined) continue   // damaged or gone: the spool said so, with what it held, and counted it
-      this.#push({ batch, attempts: 0, notBefore: 0, spoolId: id })
+      this.#push(pending(batch, id))
     }
   }
 
@@ -198,11 +223,12 @@ export class Publisher {
     let nextAt = Infinity
     // Oldest first, and no overtaking: while the head waits out its backoff (the service is
     // down or throttling), newer batches wait too, so an outage is replayed in order.
-    while (this.#queue.length > 0 && this.#inFlight.size < this.#concurrency) {
+    // While an outcome is unknown, one request at a time, and a single datum (see above).
+    while (this.#queue.length > 0 && this.#inFlight.size < (this.#unsure ? 1 : this.#concurrency)) {
       const p = this.#queue[0]
       if (!ignoreBackoff && p.notBefore > now) { nextAt = Math.min(nextAt, p.notBefore); break }
-      this.#queue.shift()
-      this.#send(p)
+      if (this.#unsure && p.batch.datums.length > 1) this.#cutProbe(p)
+      this.#send(this.#queue.shift()!)
     }
     for (const p of this.#queue) if (p.notBefore > now) nextAt = Math.min(nextAt, p.notBefore)
     this.#schedule(nextAt)
@@ -216,11 +242,34 @@ export class Publisher {
     this.#timer = this.#o.clock.setTimer(() => { this.#timer = undefined; this.#timerAt = Infinity; this.kick() }, at - this.#o.clock.now())
   }
 
+  /**
+   * Splits the head batch into its first datum (the probe, left at the head) and the rest,
+   * which inherits the attempts and waits behind it; both are journaled in place of the batch.
+   */
+  #cutProbe (p: Pending): void {
+    const spool = this.#o.spool
+    const [first, ...rest] = p.batch.datums
+    const probe = batchDatums(p.batch.namespace, [first])[0]
+    const remainder: DatumBatch = { namespace: p.batch.namespace, datums: rest, bytes: Math.max(0, p.batch.bytes - datumBytes(first) - 1) }
+    this.#queue.shift()
+    this.#unqueue(p.batch)
+    for (const x of [remainder, probe]) {
+      const id = p.spoolId >= 0 ? spool!.append(x) : -1
+      const q = pending(x, id, p.attempts)
+      this.#queue.unshift(q)
+      this.stats.datumsQueued += x.datums.length
+      this.stats.bytesQueued += x.bytes
+    }
+    if (p.spoolId >= 0) spool?.remove(p.spoolId)
+  }
+
   #send (p: Pending): void {
     const s = this.stats
     s.requestsSent++
     if (p.attempts > 0) s.requestsRetried++
     p.attempts++
+    p.answeredAt = s.requestsSucceeded
+    p.probe = this.#unsure
     s.inFlightRequests++
     this.#sending.add(p)
     const done = this.#o.sink.send(p.batch).then(() => {
@@ -229,6 +278,8 @@ export class Publisher {
       s.lastPublishAt = this.#o.clock.now()
       s.blockedBy = null
       s.blockedSince = 0
+      this.#unsure = false
+      this.#unanswered = 0
       this.#unqueue(p.batch)
       if (p.spoolId >= 0) this.#o.spool?.remove(p.spoolId)
       // Additive increase after a throttle-induced cut.
@@ -261,10 +312,28 @@ export class Publisher {
         s.blockedBy = se.message
         p.notBefore = now + this.#o.retryMaxMs
       } else {
-        const cap = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(20, p.attempts - 1))
+        // The same exponential backoff with jitter whatever the failure, an unknown outcome
+        // too; for one, the exponent counts the requests in a row that got no answer,
+        // whichever datums they carried (each probe is another datum).
+        if (se.outcomeUnknown) this.#unanswered++
+        const n = se.outcomeUnknown ? Math.max(p.attempts, this.#unanswered) : p.attempts
+        const cap = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(20, n - 1))
         p.notBefore = now + Math.floor(cap / 2 + this.#o.random() * cap / 2)
       }
-      this.#queue.unshift(p)   // keep order: retries go before newer data
+      if (se.outcomeUnknown) {
+        s.requestsUnanswered++
+        // Nothing succeeded since it was sent: the service may be hanging, not one answer lost.
+        if (s.requestsSucceeded === p.answeredAt) this.#unsure = true
+      }
+      if (se.outcomeUnknown && p.probe && this.#queue.length > 0) {
+        // A probe that got no answer either goes behind the next batch, which waits out its
+        // backoff: the next probe is another datum, so no datum is stored over and over.
+        const next = this.#queue[0]
+        next.notBefore = Math.max(next.notBefore, p.notBefore)
+        this.#queue.splice(1, 0, p)
+      } else {
+        this.#queue.unshift(p)   // keep order: retries go before newer data
+      }
       this.#o.onError(se)
       return
     }
@@ -277,7 +346,7 @@ export class Publisher {
       const b = { namespace: p.batch.namespace, datums: p.batch.datums.slice(half), bytes: Math.ceil(p.batch.bytes / 2) }
       for (const x of [b, a]) {
         const id = p.spoolId >= 0 ? this.#o.spool!.append(x) : -1
-        this.#queue.unshift({ batch: x, attempts: 0, notBefore: 0, spoolId: id })
+        this.#queue.unshift(pending(x, id))
         s.datumsQueued += x.datums.length
         s.bytesQueued += x.bytes
       }

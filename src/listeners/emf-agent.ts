@@ -8,14 +8,16 @@
  * TCP: one JSON document a line. The stream is split on `\n` here (a byte search, no
  * decoding); runs of complete lines are handed to the ingest pool as one record, and parsed on
  * a worker. A line longer than `maxLineBytes` is counted once as `too_large` and skipped up to
- * the next newline, without buffering it. Connections are bounded (`maxConnections`) and closed
- * after `idleTimeoutMs` without data. When the pool's queue to the workers is long, sockets are
- * paused (TCP flow control) instead of dropping documents.
+ * the next newline, without buffering it. Connections are bounded (`maxConnections`; at the cap
+ * the one idle the longest makes room, see ./connections.ts) and closed after `idleTimeoutMs`
+ * without a complete line — bytes trickled without a newline do not keep one open. When the
+ * pool's queue to the workers is long, sockets are paused (TCP flow control) instead of dropping
+ * documents, and the idle clock stops while they are.
  *
  * UDP: each datagram holds one or more whole documents; the socket is read on a thread of its
  * own, as the StatsD listener's is (ingest/udp-receiver.ts).
  */
-import { createServer, type Server, type Socket as NetSocket } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import type { Socket as UdpSocket } from 'node:dgram'
 import type { IngestTarget } from '../ingest/target.js'
 import { ConfigError } from '../errors.js'
@@ -23,6 +25,7 @@ import type { IngestPool } from '../ingest/pool.js'
 import { startUdpReceiver, type UdpReceiver } from '../ingest/udp-receiver.js'
 import { drainQuiet } from '../ingest/drain-quiet.js'
 import { bindUdp, kDefaultMaxDatagramBytes, kDefaultRecvBufferBytes, udpBindError } from './statsd.js'
+import { Connections, tickFor, type ConnectionStats } from './connections.js'
 
 export interface EmfListenerOptions {
   aggregator: IngestTarget
@@ -33,9 +36,12 @@ export interface EmfListenerOptions {
   port: number
   /** Longest line accepted over TCP, in bytes. @default 263168 (EMF's 256 KiB event plus 1 KiB of margin) */
   maxLineBytes?: number
-  /** A TCP connection without data for this long is closed. @default 60000 */
+  /** A TCP connection that sends no complete line for this long is closed. @default 60000 */
   idleTimeoutMs?: number
-  /** Most TCP connections at once; more are refused. @default 256 */
+  /**
+   * Most TCP connections at once. At the cap, a new connection closes the one idle the longest
+   * (no complete line for a second); it is refused only when every one is busy. @default 256
+   */
   maxConnections?: number
   /** UDP receive buffer to ask the kernel for. @default 16 MiB */
   recvBufferBytes?: number
@@ -49,12 +55,16 @@ export interface EmfListenerOptions {
 export interface EmfListener {
   readonly port: number
   readonly host: string
-  readonly stats: { connections: number, connectionsRefused: number, chunks: number, linesTooLong: number, datagrams: number, pauses: number }
+  /** Counters (`connections`: accepted in all), and `open`: the TCP connections open now. */
+  readonly stats: { connections: number, connectionsRefused: number, chunks: number, linesTooLong: number, datagrams: number, pauses: number } &
+  { connectionsEvicted: number, connectionsTimedOut: number, readonly open: number }
   /** Stops accepting, lets connected clients finish what they sent (at most `drainMs`, default 2000), then closes. */
   close (drainMs?: number): Promise<void>
 }
 
 export const kDefaultMaxLineBytes = 256 * 1024 + 1024
+export const kDefaultEmfIdleTimeoutMs = 60_000
+export const kDefaultEmfMaxConnections = 256
 const kNewline = 10
 
 /**
@@ -148,38 +158,54 @@ export class LineSplitter {
 export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListener> {
   const host = o.host ?? '127.0.0.1'
   const maxLine = o.maxLineBytes ?? kDefaultMaxLineBytes
-  const idleMs = o.idleTimeoutMs ?? 60_000
+  const idleMs = o.idleTimeoutMs ?? kDefaultEmfIdleTimeoutMs
   const maxDgram = o.maxDatagramBytes ?? kDefaultMaxDatagramBytes
+  const maxConnections = o.maxConnections ?? kDefaultEmfMaxConnections
   const { aggregator, pool } = o
-  const stats = { connections: 0, connectionsRefused: 0, chunks: 0, linesTooLong: 0, datagrams: 0, pauses: 0 }
-  const sockets = new Set<NetSocket>()
+  const counts = { chunks: 0, linesTooLong: 0, datagrams: 0, pauses: 0 }
+  const conns = new Connections(maxConnections, tickFor(idleMs))
+  const table: ConnectionStats = conns.stats
+  const stats = Object.defineProperties(counts, {
+    connections: { get: () => table.connections, enumerable: true },
+    connectionsRefused: { get: () => table.connectionsRefused, enumerable: true },
+    connectionsEvicted: { get: () => table.connectionsEvicted, enumerable: true },
+    connectionsTimedOut: { get: () => table.connectionsTimedOut, enumerable: true },
+    open: { get: () => conns.size, enumerable: false },   // a gauge, not one of the counters
+  }) as EmfListener['stats']
 
   const server: Server = createServer({ allowHalfOpen: false }, (sock) => {
-    sockets.add(sock)
-    stats.connections++
+    const t = conns.admit(sock)
+    if (t === undefined) {
+      aggregator.countRejected('overloaded', `EMF TCP connection refused: ${maxConnections} connections are open and none is idle (--emf-max-connections)`)
+      sock.destroy()
+      return
+    }
+    t.deadline = t.doneAt + idleMs
     const splitter = new LineSplitter(maxLine,
-      (lines) => { stats.chunks++; pool.push('emf', lines) },
+      (lines) => { counts.chunks++; pool.push('emf', lines) },
       (bytes) => {
-        stats.linesTooLong++
+        counts.linesTooLong++
         aggregator.countRejected('too_large', `EMF line of more than ${bytes} bytes over TCP is over the limit of ${maxLine}: EMF events are at most 256 KiB; split the document`)
       })
-    sock.setTimeout(idleMs, () => { sock.end() })
     sock.on('data', (chunk: Buffer) => {
+      const before = counts.chunks + counts.linesTooLong
       splitter.push(chunk)
+      // Only a complete line (or an over-long one, skipped) is progress: trickled bytes are not.
+      if (counts.chunks + counts.linesTooLong !== before) { t.doneAt = Date.now(); t.deadline = t.doneAt + idleMs }
       if (pool.saturated && !sock.isPaused()) {
-        stats.pauses++
+        counts.pauses++
         sock.pause()
-        pool.whenReady(() => { if (!sock.destroyed) sock.resume() })
+        t.deadline = Infinity   // held back by us, not idle
+        pool.whenReady(() => {
+          if (sock.destroyed) return
+          t.doneAt = Date.now()
+          t.deadline = t.doneAt + idleMs
+          sock.resume()
+        })
       }
     })
     sock.on('end', () => { splitter.end() })
     sock.on('error', () => { /* a reset by the client: what arrived was already handed over */ })
-    sock.on('close', () => { sockets.delete(sock) })
-  })
-  server.maxConnections = o.maxConnections ?? 256
-  server.on('drop', () => {
-    stats.connectionsRefused++
-    aggregator.countRejected('overloaded', `EMF TCP connection refused: ${server.maxConnections} connections are open (maxConnections)`)
   })
 
   const tooLargeMessage = (n: number): string => `EMF datagram of ${n} bytes is over the limit of ${maxDgram}: send large documents over TCP`
@@ -229,7 +255,7 @@ export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListe
       break
     } catch (err) {
       await new Promise<void>(resolve => { server.close(() => { resolve() }) })
-      if (o.port !== 0 || attempt >= 4) throw err
+      if (o.port !== 0 || attempt >= 4) { conns.stop(); throw err }
     }
   }
 
@@ -242,9 +268,10 @@ export async function startEmfListener (o: EmfListenerOptions): Promise<EmfListe
       closed ??= (async () => {
         const serverClosed = new Promise<void>(resolve => { server.close(() => { resolve() }) })
         // Clients get a FIN: aws-embedded-metrics reconnects on its next flush.
-        for (const s of sockets) s.end()
-        await Promise.all([drainQuiet(() => stats.datagrams + stats.chunks + sockets.size, drainMs), thread?.close(drainMs)])
-        for (const s of sockets) s.destroy()
+        for (const s of conns.sockets()) s.end()
+        await Promise.all([drainQuiet(() => counts.datagrams + counts.chunks + conns.size, drainMs), thread?.close(drainMs)])
+        for (const s of [...conns.sockets()]) s.destroy()
+        conns.stop()
         await serverClosed
         if (udp !== undefined) await new Promise<void>(resolve => { udp!.socket.close(() => { resolve() }) })
       })()

@@ -6,18 +6,24 @@
  * `health` finds nothing wrong, else 503 with `{"status":"unhealthy","problems":[...]}`.
  *
  * Bodies may be sent with `content-encoding: gzip` or `deflate`; other codings get 415. Slow
- * clients are bounded by header and request timeouts; bodies by `maxBodyBytes` (413), which
- * bounds both the bytes on the wire and the decompressed size: inflating stops at the limit,
- * so a decompression bomb costs at most the limit in memory.
+ * clients cannot hold the listener: connections are capped (`maxConnections`; at the cap the
+ * one idle the longest makes room, see ./connections.ts), and a request's headers must arrive
+ * within `headersTimeoutMs` and all of it within `requestTimeoutMs` (counted from the
+ * connection, or from the previous answer on a kept-alive one), kept by the listener's own
+ * timer to within a tick, not Node's 30 s check: past it, `408` and the connection is closed.
+ * Bodies are bounded by `maxBodyBytes` (413), which bounds both the bytes on the wire and the
+ * decompressed size: inflating stops at the limit, so a decompression bomb costs at most the
+ * limit in memory.
  * Other routes (status page, /metrics) are mounted by the sidecar through `routes`.
  */
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import type { Aggregator, RecordOptions } from '../core/aggregator.js'
 import type { RejectReason } from '../samples/reasons.js'
 import { nameOf, show } from '../samples/show.js'
+import { Connections, tickFor, type ConnectionStats } from './connections.js'
 
 /** The largest body the HTTP listener takes unless told (the sidecar's --max-body-bytes too): 1 MiB. */
 export const kDefaultMaxBodyBytes = 1_048_576
@@ -41,14 +47,32 @@ export interface HttpListenerOptions {
   renameOptions?: (message: string) => string
   /** What `GET /healthz` reports (503 unless `status` is `ok`). @default always ok */
   health?: () => { status: string }
+  /**
+   * Most connections at once. At the cap, a new connection closes the one idle the longest (no
+   * complete request for a second); it is refused only when every one is busy. @default 256
+   */
+  maxConnections?: number
+  /** A request's headers must have arrived this long after the connection (or the previous answer). @default 10000 */
+  headersTimeoutMs?: number
+  /** All of a request, body included, must have arrived this long after the connection (or the previous answer). @default 30000 */
+  requestTimeoutMs?: number
 }
+
+export const kDefaultHttpMaxConnections = 256
+export const kDefaultHeadersTimeoutMs = 10_000
+export const kDefaultRequestTimeoutMs = 30_000
 
 export interface HttpListener {
   readonly server: http.Server
   readonly port: number
   readonly host: string
+  /** Connections: counters (accepted, refused and closed at the cap, closed at a deadline), and `open` now. */
+  readonly stats: Readonly<ConnectionStats> & { readonly open: number }
   close (): Promise<void>
 }
+
+/** What a client past its deadline gets before the connection closes (as Node's own timeouts answer). */
+const k408 = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: 67\r\n\r\n{"error":"the request did not arrive in time: send it all at once"}'
 
 export interface IngestResult { accepted: number, rejected: Array<{ index: number, reason: RejectReason, message: string }> }
 
@@ -261,7 +285,11 @@ export async function startHttpListener (o: HttpListenerOptions): Promise<HttpLi
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0]
     if (req.method === 'GET' && url === '/healthz') { const h = o.health?.(); send(res, h === undefined || h.status === 'ok' ? 200 : 503, h === undefined || h.status === 'ok' ? { status: 'ok' } : h); return }
-    if (o.authorize !== undefined && !o.authorize(req)) { send(res, 401, { error: 'missing or wrong bearer token: send "authorization: Bearer <token>"' }); return }
+    if (o.authorize !== undefined && !o.authorize(req)) {
+      res.setHeader('www-authenticate', 'Bearer')   // RFC 6750 §3
+      send(res, 401, { error: 'missing or wrong bearer token: send "authorization: Bearer <token>"' })
+      return
+    }
     if (req.method === 'GET' && o.routes?.[url] !== undefined) { o.routes[url](req, res); return }
     if (url !== '/v1/samples') { send(res, 404, { error: `no route ${req.method ?? ''} ${url}: POST /v1/samples, GET /healthz` }); return }
     if (req.method !== 'POST') { res.setHeader('allow', 'POST'); send(res, 405, { error: 'use POST /v1/samples' }); return }
@@ -314,19 +342,45 @@ export async function startHttpListener (o: HttpListenerOptions): Promise<HttpLi
       send(res, 200, out)
     })
   })
-  server.headersTimeout = 10_000
-  server.requestTimeout = 30_000
+  const headersMs = o.headersTimeoutMs ?? kDefaultHeadersTimeoutMs
+  const requestMs = Math.max(headersMs, o.requestTimeoutMs ?? kDefaultRequestTimeoutMs)
+  // Node's own checks stay as a backstop; the listener's timer keeps the deadlines.
+  server.headersTimeout = headersMs
+  server.requestTimeout = requestMs
   server.keepAliveTimeout = 5_000
+  const conns = new Connections(o.maxConnections ?? kDefaultHttpMaxConnections, tickFor(headersMs))
+  const late = (sock: Socket): void => {
+    if (sock.writable) sock.write(k408)
+    sock.destroy()
+  }
+  server.on('connection', (sock: Socket) => {
+    const t = conns.admit(sock)
+    if (t === undefined) { sock.destroy(); return }
+    t.deadline = t.doneAt + headersMs
+    t.expire = () => { late(sock) }
+  })
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const t = conns.get(req.socket)
+    if (t === undefined) return
+    t.deadline = req.complete ? Infinity : t.doneAt + requestMs
+    req.once('end', () => { t.deadline = Infinity })
+    res.once('finish', () => {
+      t.doneAt = Date.now()
+      t.deadline = t.doneAt + headersMs   // the next request's (kept alive for 5 s at most)
+    })
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => { server.off('error', reject); resolve() })
-  })
+  }).catch((err: unknown) => { conns.stop(); throw err })
   const addr = server.address() as AddressInfo
   return {
     server,
     port: addr.port,
     host: o.host,
+    stats: Object.defineProperty(conns.stats, 'open', { get: () => conns.size, enumerable: false }) as ConnectionStats & { readonly open: number },
     close: async () => {
+      conns.stop()
       await new Promise<void>(resolve => {
         server.close(() => { resolve() })
         server.closeIdleConnections()

@@ -129,3 +129,25 @@ export function isPermanentAwsError (err: unknown): boolean {
   // Raised by the SDK before any request: no region in the chain, or one that is no hostname.
   return status === undefined && /^(Region is missing|Region not accepted)/.test(message)
 }
+
+/**
+ * Failures that leave no doubt the request never reached the service: the connection could
+ * not be made (refused, no route, the name did not resolve, the connect timeout).
+ */
+const kNotSentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENETDOWN'])
+
+/**
+ * Says whether a failed call may nevertheless have been applied by the service: it got no
+ * answer (no HTTP status) for a request that had left (a request timeout, a connection reset
+ * or closed once the body was on its way). Sending it again may then count it twice.
+ */
+export function isOutcomeUnknown (err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false
+  const e = err as { name?: string, code?: string, message?: string, $metadata?: { httpStatusCode?: number } }
+  if (e.$metadata?.httpStatusCode !== undefined) return false   // the service answered
+  if (isPermanentAwsError(err)) return false   // raised before any request (region, credentials), or no such host
+  if (typeof e.code === 'string' && kNotSentCodes.has(e.code)) return false
+  // The SDK's connect timeout: the socket never connected.
+  if (typeof e.message === 'string' && /did not establish a connection/.test(e.message)) return false
+  return true
+}

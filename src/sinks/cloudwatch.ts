@@ -11,7 +11,7 @@ import type { DatumBatch } from '../encode/datum.js'
 import { kRequestBodyBudget } from '../encode/batcher.js'
 import { SinkError } from '../errors.js'
 import { kMaxDatumsPerRequest, kMaxValuesPerDatum } from '../limits.js'
-import { awsClientConfig, checkAwsClient, isPermanentAwsError, type ResolvableClient } from './aws-client.js'
+import { awsClientConfig, checkAwsClient, isOutcomeUnknown, isPermanentAwsError, type ResolvableClient } from './aws-client.js'
 import type { MetricSink } from './sink.js'
 import { checkOptionNames, optionNames } from '../option-names.js'
 
@@ -96,10 +96,12 @@ export function cloudWatchSink (options: CloudWatchSinkOptions = {}): MetricSink
         await client!.send(new Put!({ Namespace: batch.namespace, MetricData: batch.datums }))
       } catch (err) {
         const { retryable, throttled, permanent } = isRetryable(err)
+        // No answer to a request that left: CloudWatch may have stored it (a resend may count twice).
+        const outcomeUnknown = retryable && !throttled && !permanent && isOutcomeUnknown(err)
         const e = err as { name?: string, message?: string }
-        const what = throttled ? 'throttled' : permanent ? 'failed, and will until the configuration is fixed' : retryable ? 'failed (will retry)' : 'rejected'
+        const what = throttled ? 'throttled' : permanent ? 'failed, and will until the configuration is fixed' : outcomeUnknown ? 'got no answer (it may have been stored; will retry)' : retryable ? 'failed (will retry)' : 'rejected'
         const se = new SinkError(`PutMetricData of ${batch.datums.length} datums to ${batch.namespace} ${what}: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`,
-          { retryable, throttled, permanent, datums: batch.datums.length, cause: err })
+          { retryable, throttled, permanent, outcomeUnknown, datums: batch.datums.length, cause: err })
         throw se
       }
     },

@@ -175,6 +175,7 @@ export function renderMetrics (src: SelfMetricsSources, stats: AggregatorStats =
   e.counter('minutely_requests_failed_total', 'Requests that failed (retried or not).', st.requestsFailed)
   e.counter('minutely_requests_throttled_total', 'Requests the service throttled.', st.requestsThrottled)
   e.counter('minutely_requests_retried_total', 'Requests sent again after a failure.', st.requestsRetried)
+  e.counter('minutely_requests_unanswered_total', 'Requests that got no answer (timed out, reset): the service may have stored them, and their resend may count twice.', st.requestsUnanswered)
   e.counter('minutely_datums_published_total', 'Datums the sink accepted.', st.datumsPublished)
   e.counter('minutely_datums_failed_total', 'Datums the service rejected as invalid (isolated by splitting).', st.datumsFailed)
   e.counter('minutely_datums_dropped_total', 'Datums dropped: the queue or the spool went over its budget.', st.datumsDropped)

@@ -124,6 +124,51 @@ describe('sidecar guarantees', () => {
     expect(await a.exit).toBe(0)
   })
 
+  it.each(['--auth-token', 'MINUTELY_AUTH_TOKEN', '--config', '--auth-token-file'])('a token from %s never reaches the log, even in a sample named after it; the scheme is case-insensitive', async (from) => {
+    const token = `tok-${from.replace(/\W/g, '')}-9f8e7d6c5b4a`
+    const dir = tmp()
+    const args = ['--sink', 'memory']
+    const env: Record<string, string> = {}
+    if (from === '--auth-token') args.push('--auth-token', token)
+    if (from === 'MINUTELY_AUTH_TOKEN') env.MINUTELY_AUTH_TOKEN = token
+    if (from === '--config') { writeFileSync(join(dir, 'c.json'), JSON.stringify({ 'auth-token': token }), { mode: 0o600 }); args.push('--config', join(dir, 'c.json')) }
+    if (from === '--auth-token-file') { writeFileSync(join(dir, 'token'), token + '\n', { mode: 0o600 }); args.push('--auth-token-file', join(dir, 'token')) }
+    const a = await start(args, env)
+    const bad = [{ metric: `Leak-${token}`, value: 'not a number' }, { metric: 'Fine', value: 1 }]
+    for (const scheme of ['Bearer', 'bearer', 'BEARER  ']) {
+      const r = await fetch(`${a.base}/v1/samples`, { method: 'POST', headers: { authorization: `${scheme} ${token}` }, body: JSON.stringify({ samples: bad }) })
+      expect(r.status, scheme).toBe(200)
+      expect(((await r.json()) as { accepted: number }).accepted).toBe(1)
+    }
+    const wrong = await fetch(`${a.base}/v1/samples`, { method: 'POST', headers: { authorization: `Basic ${token}` }, body: '{"samples":[]}' })
+    expect(wrong.status).toBe(401)
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer')
+    a.child.kill('SIGTERM')
+    expect(await a.exit).toBe(0)
+    const out = a.stderr() + a.stdout()
+    const rejection = out.split('\n').find(l => l.includes('not_a_number'))
+    console.log(`token from ${from}: the rejection as logged: ${rejection ?? '(none)'}`)
+    expect(rejection).toContain('Leak-[redacted]')   // the line was logged, without the token
+    expect(out).not.toContain(token)
+  })
+
+  it('a --config file that is not JSON: the line and column, never its text (it may hold the token)', async () => {
+    const token = 'tok-in-a-broken-config-5e6f7a8b'
+    const f = join(tmp(), 'c.json')
+    writeFileSync(f, `{\n  "auth-token": "${token}",\n  "namespace": "N",,\n  "sink": "memory"\n}\n`, { mode: 0o600 })
+    const child = spawn(process.execPath, [kMain, 'sidecar', ...kQuiet, '--config', f], { stdio: ['ignore', 'pipe', 'pipe'] })
+    live.add(child)
+    let err = ''
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+    const code = await new Promise<number | null>(resolve => { child.on('close', resolve) })
+    console.log(`broken --config: ${err.trim()}`)
+    expect(code).toBe(2)
+    expect(err).toContain(`--config ${f}: not valid JSON at line 3, column 20`)
+    expect(err).not.toContain(token)
+    expect(err).not.toContain('tok-')
+    expect(err).not.toContain('namespace')
+  })
+
   it('says so when bound beyond loopback', async () => {
     const child = spawn(process.execPath, [kMain, 'sidecar', ...kQuiet, '--sink', 'memory', '--bind', '0.0.0.0'], { stdio: ['ignore', 'pipe', 'pipe'] })
     live.add(child)

@@ -470,6 +470,8 @@ describe('faults: the engine retries until every datum is accepted exactly once'
       expect(e.code).toBe('METRICS_ERR_SINK')
       expect(e.retryable).toBe(true)
       expect(e.throttled).toBe(throttled)
+      // Sent and never answered: CloudWatch may have stored it. A refusal or an answer leaves no doubt.
+      expect(e.outcomeUnknown).toBe(fault === 'timeout' || fault === 'reset')
     }
     if (throttled) expect(st.concurrency).toBeLessThan(4)   // AIMD: halved on throttling
 
@@ -510,6 +512,8 @@ describe('faults: the engine retries until every datum is accepted exactly once'
     expect(agg.stats().requestsFailed).toBe(1)
     expect(errors).toHaveLength(1)
     expect(errors[0].retryable).toBe(true)
+    expect(errors[0].outcomeUnknown).toBe(true)
+    expect(agg.stats().requestsUnanswered).toBe(1)
     clock.advance(kRetryMaxMs)
     await settle(agg)
 

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { isRetryable } from '../../../src/sinks/cloudwatch.js'
 import { classifyLogsError } from '../../../src/logs/sinks/cloudwatch-logs.js'
+import { isOutcomeUnknown } from '../../../src/sinks/aws-client.js'
 
 const http = (name: string, status: number): Error => Object.assign(new Error(`${name} from the service`), { name, $metadata: { httpStatusCode: status } })
 const local = (name: string, message: string, code?: string): Error => Object.assign(new Error(message), { name, ...(code !== undefined ? { code } : {}) })
@@ -33,5 +34,31 @@ describe('failure kinds', () => {
   it.each(kCases)('%s', (_what, err, metrics, logs) => {
     expect(isRetryable(err)).toEqual(metrics)
     expect(classifyLogsError(err)).toBe(logs)
+  })
+})
+
+// The shapes @smithy/node-http-handler gives a request that got no answer: it renames ECONNRESET,
+// EPIPE and ETIMEDOUT errors to TimeoutError and keeps their code.
+const kOutcomes: Array<[string, unknown, boolean]> = [
+  ['the request timeout', local('TimeoutError', '@smithy/node-http-handler - [ERROR] a request has exceeded the configured 10000 ms requestTimeout.', 'ETIMEDOUT'), true],
+  ['a reset once sent', local('TimeoutError', 'read ECONNRESET', 'ECONNRESET'), true],
+  ['a socket hang up', local('TimeoutError', 'socket hang up', 'ECONNRESET'), true],
+  ['a broken pipe while sending', local('TimeoutError', 'write EPIPE', 'EPIPE'), true],
+  ['the socket idle timeout', local('TimeoutError', '@smithy/node-http-handler - the request socket timed out after 10000 ms of inactivity (configured by client requestHandler).'), true],
+  ['the connect timeout', local('TimeoutError', '@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 5000 ms.'), false],
+  ['refused', local('Error', 'connect ECONNREFUSED 127.0.0.1:9', 'ECONNREFUSED'), false],
+  ['a DNS blip', local('Error', 'getaddrinfo EAI_AGAIN monitoring.us-east-1.amazonaws.com', 'EAI_AGAIN'), false],
+  ['no route', local('Error', 'connect EHOSTUNREACH 10.0.0.1:443', 'EHOSTUNREACH'), false],
+  ['a 500 (answered)', http('InternalServiceFault', 500), false],
+  ['a 503 (answered)', http('ServiceUnavailable', 503), false],
+  ['throttled (answered)', http('Throttling', 400), false],
+  ['no region (never sent)', local('Error', 'Region is missing'), false],
+  ['no credentials (never sent)', local('CredentialsProviderError', 'Could not load credentials from any providers'), false],
+  ['not an error', 'boom', false],
+]
+
+describe('an unknown outcome: sent, and never answered', () => {
+  it.each(kOutcomes)('%s', (_what, err, unknown) => {
+    expect(isOutcomeUnknown(err)).toBe(unknown)
   })
 })
