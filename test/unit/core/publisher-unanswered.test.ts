@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createAggregator, inMemorySink, ManualClock, SinkError, type DatumBatch, type MetricSink } from '../../../src/index.js'
+import { crash } from '../../helpers/spool-crash.js'
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0)
 const dirs: string[] = []
@@ -122,6 +123,7 @@ describe('an unknown outcome', () => {
       await tick()
     }
     // a1 dies here (never closed); the next start replays the spool.
+    crash(join(dir, 'spool'))
     const mem = inMemorySink()
     const a2 = createAggregator({ namespace: 'U', sink: mem, clock: new ManualClock(T0 + 120_000), spoolDir: join(dir, 'spool'), onWarning: () => {} })
     await a2.close()

@@ -2,7 +2,6 @@
  * The spool under attack: two owners, a directory others can read, files it did not write, a
  * disk that refuses writes, and files damaged on disk. Each case prints its figure.
  */
-import { spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, renameSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createAggregator, inMemorySink, ManualClock, SinkError, type MetricSink } from '../../../src/index.js'
 import { Spool } from '../../../src/core/spool.js'
 import { crc32Table, kRecordHeaderBytes } from '../../../src/core/spool-record.js'
+import { crash } from '../../helpers/spool-crash.js'
 import { healthOf } from '../../../src/status/health.js'
 import type { DatumBatch } from '../../../src/encode/datum.js'
 
@@ -30,12 +30,6 @@ function listener (): { said: Said[], onWarning: (message: string, code: string)
 }
 
 const lockOf = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, 'minutely.lock'), 'utf8'))
-
-/** What a crash leaves: the lock stays, naming a pid that no longer runs. */
-function crash (dir: string): void {
-  const dead = spawnSync(process.execPath, ['-e', '']).pid!
-  writeFileSync(join(dir, 'minutely.lock'), JSON.stringify({ ...lockOf(dir), pid: dead }))
-}
 
 const batchFiles = (dir: string): string[] => readdirSync(dir).filter(f => f.endsWith('.batch')).sort()
 

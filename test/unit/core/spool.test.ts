@@ -1,25 +1,15 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createAggregator, inMemorySink, ManualClock, SinkError, type MetricSink } from '../../../src/index.js'
 import { decodeHeader, encodeHeader, kRecordHeaderBytes } from '../../../src/core/spool-record.js'
+import { crash } from '../../helpers/spool-crash.js'
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0)
 const dirs: string[] = []
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
 function tmp (): string { const d = mkdtempSync(join(tmpdir(), 'minutely-spool-')); dirs.push(d); return join(d, 'spool') }
-
-/**
- * What a crash leaves behind: the lock file stays, naming a pid that no longer runs (the
- * aggregator of this process that "crashed" is simply never closed).
- */
-function crash (dir: string): void {
-  const dead = spawnSync(process.execPath, ['-e', '']).pid!
-  const lock = join(dir, 'minutely.lock')
-  writeFileSync(lock, JSON.stringify({ ...JSON.parse(readFileSync(lock, 'utf8')), pid: dead }))
-}
 
 /** A sink that is down: every request fails as a network error would. */
 function downSink (): MetricSink & { calls: number } {
