@@ -3,7 +3,7 @@
  *
  *   record() / series() ─ lookup trie ─ series registry   (registry/)
  *        handle.record ─ minute store ─ sealer             (store/, seal/)
- *                        checkpoint   ─ publisher ─ sink    (store/checkpoint.ts, core/publisher.ts, sinks/)
+ *                        checkpoint   ─ publisher ─ sink    (store/checkpoint.ts, publish/publisher.ts, sinks/)
  *
  * Time: the facade keeps the open minute (`#currentStart`) and moves it with one unref'd
  * timer set at each minute boundary, so that the hot path never reads the clock (see
@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events'
 import { ConfigError, MetricsError, SinkError } from '../errors.js'
 import type { DatumBatch } from '../encode/datum.js'
 import { kPeriodMs, type StandardUnit } from '../limits.js'
-import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '../options.js'
+import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from './options.js'
 import { LookupTrie } from '../registry/lookup-trie.js'
 import { SeriesRegistry, kOverflowDimension, type Series } from '../registry/series-registry.js'
 import { checkUnit } from '../dimensions/validate.js'
@@ -30,9 +30,9 @@ import { MinuteStore } from '../store/minute-store.js'
 import type { PackedPartial } from '../store/partial.js'
 import type { MetricSink } from '../sinks/sink.js'
 import { cloudWatchSink } from '../sinks/cloudwatch.js'
-import { Publisher, type PublishStats } from './publisher.js'
+import { Publisher, type PublishStats } from '../publish/publisher.js'
 import { RecordingContext, SeriesHandle } from './series-handle.js'
-import { noSpoolStats, Spool, type SpoolStats } from './spool.js'
+import { noSpoolStats, Spool, type SpoolStats } from '../publish/spool.js'
 import { Warner } from './warn.js'
 import { checkOptionNames, optionNames } from '../option-names.js'
 

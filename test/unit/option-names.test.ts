@@ -11,7 +11,7 @@ import {
   fastifyInvocationMetrics, processCpuSource, resolveCpuSource, resolveIdentity, startInstanceMetrics, withInvocationMetrics,
 } from '../../src/sagemaker/index.js'
 import { checkOptionNames, closestName, editDistance } from '../../src/option-names.js'
-import { kAggregatorOptionNames } from '../../src/options.js'
+import { kAggregatorOptionNames } from '../../src/core/options.js'
 import { FakeRecorder } from './sagemaker/fake-recorder.js'
 
 /** Runs `fn` and returns what it threw (a ConfigError is expected). */

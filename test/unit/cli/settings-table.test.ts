@@ -7,7 +7,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest'
 import { resolveSettings, secretValues, type SettingsOf } from '../../../src/cli/config.js'
 import { kPipelineSettings, type PipelineSettings } from '../../../src/cli/pipeline.js'
 import { kSidecarSettings, type Settings } from '../../../src/cli/sidecar.js'
-import { kBounds, kDefaults, normalizeOptions } from '../../../src/options.js'
+import { kBounds, kDefaults, normalizeOptions } from '../../../src/core/options.js'
 
 /** Each integer option of the engine and the flag that sets it. */
 const kEngineFlags = {

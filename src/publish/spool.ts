@@ -32,7 +32,7 @@ import type { DatumBatch } from '../encode/datum.js'
 import { ConfigError } from '../errors.js'
 import { checkBody, decodeHeader, encodeHeader, kRecordHeaderBytes, type RecordHeader } from './spool-record.js'
 import { kLockFile, kTakeoverFile, SpoolLock } from './spool-lock.js'
-import type { Warner } from './warn.js'
+import type { Warner } from '../core/warn.js'
 
 export interface SpoolStats {
   spoolBatches: number

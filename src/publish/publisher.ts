@@ -16,7 +16,7 @@ import { batchDatums, datumBytes } from '../encode/batcher.js'
 import type { DatumBatch } from '../encode/datum.js'
 import { SinkError } from '../errors.js'
 import type { MetricSink } from '../sinks/sink.js'
-import type { Clock } from './clock.js'
+import type { Clock } from '../core/clock.js'
 import type { Spool } from './spool.js'
 
 /** Counters the publisher keeps (part of `stats()`). */

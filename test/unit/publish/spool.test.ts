@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createAggregator, inMemorySink, ManualClock, SinkError, type MetricSink } from '../../../src/index.js'
-import { decodeHeader, encodeHeader, kRecordHeaderBytes } from '../../../src/core/spool-record.js'
+import { decodeHeader, encodeHeader, kRecordHeaderBytes } from '../../../src/publish/spool-record.js'
 import { crash } from '../../helpers/spool-crash.js'
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0)

@@ -4,15 +4,15 @@
  * go through. The CLI's flags take their defaults and bounds from these tables. Messages name
  * the option and what to change.
  */
-import { invalidOption } from './errors.js'
-import { checkNamespace } from './dimensions/validate.js'
-import { kCloudWatchMaxDimensions, kDefaultMaxDimensions, isStandardUnit, kStandardUnits, type StandardUnit } from './limits.js'
-import { kDefaultPrecisionBits, kMaxPrecisionBits, kMinPrecisionBits } from './store/histogram.js'
-import type { MetricSink } from './sinks/sink.js'
-import type { Clock } from './core/clock.js'
-import { systemClock } from './core/clock.js'
-import type { WarningListener } from './core/warn.js'
-import { checkOptionNames, optionNames } from './option-names.js'
+import { invalidOption } from '../errors.js'
+import { checkNamespace } from '../dimensions/validate.js'
+import { kCloudWatchMaxDimensions, kDefaultMaxDimensions, isStandardUnit, kStandardUnits, type StandardUnit } from '../limits.js'
+import { kDefaultPrecisionBits, kMaxPrecisionBits, kMinPrecisionBits } from '../store/histogram.js'
+import type { MetricSink } from '../sinks/sink.js'
+import type { Clock } from './clock.js'
+import { systemClock } from './clock.js'
+import type { WarningListener } from './warn.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 
 export interface AggregatorOptions {
   /** CloudWatch namespace of every series that does not name its own. Required; must not start with `AWS/`. */
