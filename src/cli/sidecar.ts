@@ -3,7 +3,7 @@
  */
 import { createAggregator, type Aggregator, type CloseResult } from '../core/aggregator.js'
 import { availableParallelism } from 'node:os'
-import { ConfigError } from '../errors.js'
+import { invalidOption } from '../errors.js'
 import { startHttpListener, type HttpListener } from '../listeners/http.js'
 import { cloudWatchSink } from '../sinks/cloudwatch.js'
 import { emfSink } from '../sinks/emf.js'
@@ -127,14 +127,14 @@ export function authToken (s: Partial<Pick<Settings, 'authToken' | 'authTokenFil
   else if (typeof s.authTokenFile === 'string' && s.authTokenFile !== '') {
     let text: string
     try { text = readFileSync(s.authTokenFile, 'utf8') } catch (err) {
-      throw new ConfigError(`--auth-token-file ${s.authTokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'METRICS_ERR_INVALID_OPTION')
+      throw invalidOption(`--auth-token-file ${s.authTokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
     token = text.split(/\r?\n/)[0].trim()
     from = `the token in --auth-token-file ${s.authTokenFile}`
-    if (token === '') throw new ConfigError(`--auth-token-file ${s.authTokenFile} is empty`, 'METRICS_ERR_INVALID_OPTION')
+    if (token === '') throw invalidOption(`--auth-token-file ${s.authTokenFile} is empty`)
   }
   if (token !== undefined && token.length < kMinSecretLength) {
-    throw new ConfigError(`${from} must be at least ${kMinSecretLength} characters (a long random value, e.g. from openssl rand -hex 32)`, 'METRICS_ERR_INVALID_OPTION')
+    throw invalidOption(`${from} must be at least ${kMinSecretLength} characters (a long random value, e.g. from openssl rand -hex 32)`)
   }
   return token
 }
@@ -173,7 +173,7 @@ export function sinkFromSettings (s: SinkSettings): MetricSink {
       })
     case 'emf': return emfSink()
     case 'memory': return inMemorySink({ maxBatches: 1000 })
-    default: throw new ConfigError(`--sink must be cloudwatch, emf or memory; got ${JSON.stringify(s.sink)}`, 'METRICS_ERR_INVALID_OPTION')
+    default: throw invalidOption(`--sink must be cloudwatch, emf or memory; got ${JSON.stringify(s.sink)}`)
   }
 }
 
@@ -245,8 +245,8 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
   } catch (err) {
     await aggregator.close()
     const e = err as NodeJS.ErrnoException
-    if (e.code === 'EADDRINUSE') throw new ConfigError(`HTTP port ${String(s.httpPort)} on ${host} is in use: pass --http-port with a free port (0 picks one)`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
-    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EINVAL') throw new ConfigError(`--bind ${host}: cannot listen there (${e.code})`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+    if (e.code === 'EADDRINUSE') throw invalidOption(`HTTP port ${String(s.httpPort)} on ${host} is in use: pass --http-port with a free port (0 picks one)`, { cause: err })
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EINVAL') throw invalidOption(`--bind ${host}: cannot listen there (${e.code})`, { cause: err })
     throw err
   }
   endpoints['HTTP ingest'] = `http://${hostUrl}:${http.port}/v1/samples`
@@ -291,7 +291,7 @@ export async function startSidecar (s: Settings, deps: SidecarDeps = {}): Promis
     instance = startInstanceMetricsFromSettings(s, aggregator, log)
     if (commands.length > 0) {
       const given = s.containerName
-      if (given.length > commands.length) throw new ConfigError(`--container-name was given ${given.length} times for ${commands.length} commands after --`, 'METRICS_ERR_INVALID_OPTION')
+      if (given.length > commands.length) throw invalidOption(`--container-name was given ${given.length} times for ${commands.length} commands after --`)
       // One unnamed server: stream [variant]/[instance-id]; several: container-1, container-2…
       const names = commands.length === 1 && given.length === 0 ? [undefined] : resolveContainerNames(commands.map((_, i) => given[i]))
       logs = startContainerLogs(s, commands.map((command, i) => ({ name: names[i], command })), { log, logSink })

@@ -21,7 +21,7 @@
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError } from '../errors.js'
+import { invalidOption } from '../errors.js'
 
 /** The settings a user may pass to either sink; each is optional. */
 export interface AwsClientOptions {
@@ -83,11 +83,10 @@ export async function checkAwsClient (client: ResolvableClient, service: string,
   try {
     region = await client.config.region()
   } catch (err) {
-    throw new ConfigError(`no AWS region for ${service}: set options.region, AWS_REGION, or region in the profile ${w.section} of ${w.config} (${(err as Error).message})`,
-      'METRICS_ERR_INVALID_OPTION', { cause: err })
+    throw invalidOption(`no AWS region for ${service}: set options.region, AWS_REGION, or region in the profile ${w.section} of ${w.config} (${(err as Error).message})`, { cause: err })
   }
   if (typeof region !== 'string' || region === '') {
-    throw new ConfigError(`no AWS region for ${service}: set options.region, AWS_REGION, or region in the profile ${w.section} of ${w.config}`, 'METRICS_ERR_INVALID_OPTION')
+    throw invalidOption(`no AWS region for ${service}: set options.region, AWS_REGION, or region in the profile ${w.section} of ${w.config}`)
   }
   try {
     await client.config.credentials()
@@ -96,7 +95,7 @@ export async function checkAwsClient (client: ResolvableClient, service: string,
     const what = w.profile !== 'default'
       ? `give the profile ${w.section} (AWS_PROFILE) credentials in ${w.credentials} or ${w.config} (keys, sso_session, credential_process or role_arn), or unset AWS_PROFILE`
       : `set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE to a profile with credentials in ${w.credentials} or ${w.config}, or run with an instance or task role`
-    throw new ConfigError(`no AWS credentials for ${service}: ${what} (the SDK's chain said: ${(err as Error).message})`, 'METRICS_ERR_INVALID_OPTION', { cause: err })
+    throw invalidOption(`no AWS credentials for ${service}: ${what} (the SDK's chain said: ${(err as Error).message})`, { cause: err })
   }
   return { region }
 }

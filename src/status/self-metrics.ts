@@ -19,7 +19,7 @@
 import { hostname } from 'node:os'
 import type { Aggregator } from '../core/aggregator.js'
 import { checkNamespace } from '../dimensions/validate.js'
-import { ConfigError } from '../errors.js'
+import { invalidOption } from '../errors.js'
 import { poolStatsOf, type PoolSource } from './metrics.js'
 import type { StandardUnit } from '../limits.js'
 import type { PublishTiming } from './publish-timing.js'
@@ -55,7 +55,7 @@ export function startSelfMetrics (o: SelfMetricsOptions): SelfMetrics {
   const agg = o.aggregator
   const namespace = o.namespace ?? selfMetricsNamespace(agg.options.namespace)
   const bad = checkNamespace(namespace)
-  if (bad !== null) throw new ConfigError(`self-metrics namespace: ${bad.message}`, 'METRICS_ERR_INVALID_OPTION')
+  if (bad !== null) throw invalidOption(`self-metrics namespace: ${bad.message}`)
   const dims = o.dimensions ?? { Host: hostname().slice(0, 1024) || 'unknown' }
   const intervalMs = Math.max(1000, o.intervalMs ?? 10_000)
   const clock = agg.options.clock
