@@ -132,7 +132,7 @@ describe('a hostile sample is refused alone: the other 1,000 samples of its minu
     ])
 
     // StatsD over UDP with hot-shots, parsed on the worker threads; the hostile lines raw.
-    const port = sidecar.statsd!.port
+    const port = sidecar.statsd!.port!
     const client = new StatsD({ host: '127.0.0.1', port, datadog: false, errorHandler: (e) => { throw e } })
     for (let i = 0; i < 998; i++) client.timing('S1', 5)
     await new Promise<void>(resolve => { client.close(() => { resolve() }) })
