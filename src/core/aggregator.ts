@@ -18,7 +18,7 @@ import { normalizeOptions, type AggregatorOptions, type ResolvedOptions } from '
 import { LookupTrie } from '../registry/lookup-trie.js'
 import { SeriesRegistry, kOverflowDimension, type Series } from '../registry/series-registry.js'
 import { checkUnit } from '../dimensions/validate.js'
-import { checkTimestamp, checkValue } from '../samples/checks.js'
+import { checkMergedTotal, checkMinuteTotal, checkTimestamp, checkValue, isOrdinaryProduct, kLargeMagnitude } from '../samples/checks.js'
 import { codeOf, isRejection, kRejectReasons, type RejectReason, type Rejection } from '../samples/reasons.js'
 import type { SampleReceiver } from '../samples/receiver.js'
 import { nameOf } from '../samples/show.js'
@@ -184,6 +184,10 @@ export class Aggregator extends EventEmitter {
       journaled: this.#spool !== undefined,
       wantsSummary: () => this.listenerCount('seal') > 0 || this.#keepSealed > 0,
       onSealed: summary => { this.#sealed(summary) },
+      onUnpublishable: (d, problem) => {
+        this.#rejectN('minute_total_out_of_range', samplesOf(d.StatisticValues.SampleCount),
+          `${d.MetricName}: the datum of the minute at ${d.Timestamp.toISOString()} has ${problem}, which CloudWatch refuses: it is not sent`)
+      },
     })
     if (this.#spool !== undefined) {
       this.#restoreCheckpoint()
@@ -269,8 +273,13 @@ export class Aggregator extends EventEmitter {
     if (bad !== null) { this.#rejectWith(s.metric, bad); return }
     const p = t - (t % kPeriodMs)
     const late = this.#store.isLate(p, this.#currentStart)
+    const h = this.#store.histogram(p, s, late)
+    if (!isOrdinaryProduct(v, count)) {
+      const big = checkMinuteTotal(v, count, h.magnitudeBound())
+      if (big !== null) { this.#rejectWith(s.metric, big); return }
+    }
     if (late) this.#samplesLate++
-    this.#store.histogram(p, s, late).add(v, count)
+    h.add(v, count)
     if (p > s.lastUsed) s.lastUsed = p
     this.#ctx.accepted++
   }
@@ -299,11 +308,26 @@ export class Aggregator extends EventEmitter {
       if (isRejection(s)) { off = Histogram.skipPacked(p.data, off, p.precisionBits); this.#rejectN(s.reason, e.samples, `${e.metric}: ${s.message}`); continue }
       const period = e.period === -1 ? batchPeriod : e.period
       const late = this.#store.isLate(period, this.#currentStart)
+      const h = this.#store.histogram(period, s, late)
+      const bad = this.#mergedTotal(h, p.data, off, p.precisionBits, e.samples)
+      if (bad !== null) { off = Histogram.skipPacked(p.data, off, p.precisionBits); this.#rejectN(bad.reason, e.samples, `${e.metric}: ${bad.message}`); continue }
       if (late) this.#samplesLate += e.samples
-      off = this.#store.histogram(period, s, late).mergePacked(p.data, off)
+      off = h.mergePacked(p.data, off)
       if (period > s.lastUsed) s.lastUsed = period
       this.#ctx.accepted += e.samples
     }
+  }
+
+  /**
+   * Why the packed aggregate at `off` cannot be merged into `into` (its minute's Sum would
+   * leave CloudWatch's range), or null. An aggregate whose every sample is at most 2^300 in
+   * magnitude needs no look (see kLargeMagnitude): the worker threads send each larger sample
+   * in an aggregate of its own, so a refusal here costs that sample alone.
+   */
+  #mergedTotal (into: Histogram, data: Float64Array, off: number, precisionBits: number, samples: number): Rejection | null {
+    const count = data[off]; const min = data[off + 3]; const max = data[off + 4]
+    if (Math.max(-min, max) * count <= kLargeMagnitude) return null
+    return checkMergedTotal(Histogram.packedMagnitudeBound(data, off, precisionBits), into.magnitudeBound(), samples)
   }
 
   // ---------------------------------------------------------------- rejections
@@ -466,7 +490,11 @@ export class Aggregator extends EventEmitter {
       for (const e of c.entries) {
         const s = this.#registry.resolve(e.metric, Object.fromEntries(e.dims), e.unit, e.ns, this.#currentStart)
         if (isRejection(s)) { off = Histogram.skipPacked(c.data, off, c.precisionBits); continue }
-        off = mergeCheckpointed(this.#store.histogram(e.period, s, e.late), c.data, off, c.precisionBits)
+        const h = this.#store.histogram(e.period, s, e.late)
+        const n = c.data[off]
+        const bad = this.#mergedTotal(h, c.data, off, c.precisionBits, n)
+        if (bad !== null) { off = Histogram.skipPacked(c.data, off, c.precisionBits); this.#rejectN(bad.reason, samplesOf(n), `spool checkpoint, ${e.metric}: ${bad.message}`); continue }
+        off = mergeCheckpointed(h, c.data, off, c.precisionBits)
         restored++
       }
       if (restored > 0) this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool ${this.#spool!.dir}: restored ${restored} open aggregates from the checkpoint of an earlier run`)
@@ -569,6 +597,9 @@ export class Aggregator extends EventEmitter {
   /** True once `close()` was called. */
   get closed (): boolean { return this.#closed }
 }
+
+/** Samples to count for an aggregate of weighted count `n` refused whole (at least one). */
+function samplesOf (n: number): number { return Number.isFinite(n) && n >= 1 ? Math.round(n) : 1 }
 
 /** Creates an aggregator. Throws a `ConfigError` (code `METRICS_ERR_INVALID_OPTION`) on bad options. */
 export function createAggregator (options: AggregatorOptions): Aggregator {

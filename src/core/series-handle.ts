@@ -13,7 +13,7 @@ import type { SeriesInfo } from '../encode/datum.js'
 import { kPeriodMs } from '../limits.js'
 import type { Series } from '../registry/series-registry.js'
 import type { RejectReason } from '../samples/reasons.js'
-import { checkCount, checkValue, inRange } from '../samples/checks.js'
+import { checkCount, checkMinuteTotal, checkValue, inRange, isOrdinary, isOrdinaryProduct } from '../samples/checks.js'
 import type { Histogram } from '../store/histogram.js'
 
 /** What handles record through: the open minute, the accepted counter, and the engine's slow paths. */
@@ -53,8 +53,20 @@ export class SeriesHandle {
 
   /** Records one sample in the current minute. Bad values are counted and dropped. */
   record (v: number): void {
+    // One check as cheap as the range check alone: anything out of range, or large enough that
+    // its minute's Sum needs a look (|v| > 2^300, see kLargeMagnitude), takes the slow path.
+    if (!isOrdinary(v)) { this.#recordUnusual(v); return }
+    if (this.#minute !== this.#ctx.openMinute && !this.#attach()) return
+    this.#open!.addOne(v)
+    this.#ctx.accepted++
+  }
+
+  /** `record(v)` for a value out of range or one above 2^300, checked against its minute. */
+  #recordUnusual (v: number): void {
     if (!inRange(v)) { this.#ctx.rejectValue(v, this.#series.metric); return }
     if (this.#minute !== this.#ctx.openMinute && !this.#attach()) return
+    const bad = checkMinuteTotal(v, 1, this.#open!.magnitudeBound())
+    if (bad !== null) { this.#ctx.reject(bad.reason, `${this.#series.metric}: ${bad.message}`); return }
     this.#open!.addOne(v)
     this.#ctx.accepted++
   }
@@ -68,6 +80,10 @@ export class SeriesHandle {
     // maps (~150 ns of Map lookups keyed by a minute start and the series).
     if (timestampMs !== timestampMs || Math.floor(timestampMs / kPeriodMs) === this.#ctx.openMinute) {
       if (this.#minute !== this.#ctx.openMinute && !this.#attach()) return
+      if (!isOrdinaryProduct(v, count)) {
+        const big = checkMinuteTotal(v, count, this.#open!.magnitudeBound())
+        if (big !== null) { this.#ctx.reject(big.reason, `${this.#series.metric}: ${big.message}`); return }
+      }
       this.#open!.add(v, count)
       this.#ctx.accepted++
       return

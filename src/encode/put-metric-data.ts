@@ -18,7 +18,7 @@
 import { bucketBounds, valueLength, type Histogram } from '../store/histogram.js'
 import { datumBytesWith, kDatumBytes } from './batcher.js'
 import type { StandardUnit } from '../limits.js'
-import { kMaxValuesPerDatum } from '../limits.js'
+import { kMaxMagnitude, kMaxValuesPerDatum, kMinMagnitude } from '../limits.js'
 import type { Dimension, MetricDatum } from './datum.js'
 
 /** What the encoder needs to know about a series. */
@@ -28,8 +28,51 @@ export interface SeriesDescriptor {
   dimensions: readonly Dimension[]
 }
 
-/** Encodes one aggregate into datums; returns [] for an empty aggregate. */
-export function encodeHistogram (s: SeriesDescriptor, periodStartMs: number, agg: Histogram, maxValues = kMaxValuesPerDatum): MetricDatum[] {
+/** Told of a datum the encoder would not send (a number CloudWatch refuses), with what was wrong. */
+export type OnUnpublishable = (d: MetricDatum, problem: string) => void
+
+/**
+ * Encodes one aggregate into datums; returns [] for an empty aggregate. The last guard before
+ * the wire: a datum holding a number CloudWatch refuses (not finite, a magnitude beyond 2^360
+ * or non-zero below 2^-360) is never returned; `onUnpublishable` is told of it. The checks on
+ * ingest keep every minute within range, so this drops nothing unless they were bypassed.
+ */
+export function encodeHistogram (s: SeriesDescriptor, periodStartMs: number, agg: Histogram, maxValues = kMaxValuesPerDatum,
+  onUnpublishable?: OnUnpublishable): MetricDatum[] {
+  const out = encodeAll(s, periodStartMs, agg, maxValues)
+  for (let i = 0; i < out.length; i++) {
+    const problem = unpublishable(out[i])
+    if (problem === undefined) continue
+    onUnpublishable?.(out[i], problem)
+    out.splice(i--, 1)
+  }
+  return out
+}
+
+/** Magnitudes CloudWatch takes: 0, or 2^-360 to 2^360 (NaN and ±Infinity fail). */
+function publishable (v: number): boolean {
+  const a = v < 0 ? -v : v
+  return a <= kMaxMagnitude && (a >= kMinMagnitude || a === 0)
+}
+
+/**
+ * What in `d` CloudWatch would refuse, or undefined. A Sum that cancels to a non-zero
+ * magnitude below 2^-360 between samples of both signs is published as 0: it is within 2^-360
+ * of the exact one, and 0 lies between such a datum's Minimum and Maximum.
+ */
+function unpublishable (d: MetricDatum): string | undefined {
+  const sv = d.StatisticValues
+  if (sv.Sum !== 0 && Math.abs(sv.Sum) < kMinMagnitude && sv.Minimum <= 0 && sv.Maximum >= 0) sv.Sum = 0
+  if (!publishable(sv.SampleCount) || !(sv.SampleCount > 0)) return `SampleCount ${sv.SampleCount}`
+  if (!publishable(sv.Sum)) return `Sum ${sv.Sum}`
+  if (!publishable(sv.Minimum)) return `Minimum ${sv.Minimum}`
+  if (!publishable(sv.Maximum)) return `Maximum ${sv.Maximum}`
+  for (let i = 0; i < d.Values.length; i++) if (!publishable(d.Values[i])) return `Values entry ${d.Values[i]}`
+  for (let i = 0; i < d.Counts.length; i++) if (!publishable(d.Counts[i])) return `Counts entry ${d.Counts[i]}`
+  return undefined
+}
+
+function encodeAll (s: SeriesDescriptor, periodStartMs: number, agg: Histogram, maxValues: number): MetricDatum[] {
   if (!(agg.count > 0)) return []
   const dist = agg.distribution()
   const timestamp = new Date(periodStartMs)

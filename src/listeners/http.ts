@@ -90,6 +90,7 @@ const kFieldOf: Partial<Record<RejectReason, string>> = {
   not_finite: 'value',
   value_out_of_range: 'value',
   count_invalid: 'count',
+  minute_total_out_of_range: 'value',
   timestamp_too_old: 'timestamp',
   timestamp_in_future: 'timestamp',
   timestamp_invalid: 'timestamp',

@@ -12,7 +12,8 @@ export type RejectReason =
   | 'not_a_number'          // NaN, a non-numeric string
   | 'not_finite'            // ±Infinity
   | 'value_out_of_range'    // magnitude above 2^360, or non-zero below 2^-360
-  | 'count_invalid'         // count / sample rate not a positive finite number
+  | 'count_invalid'         // count / sample rate not a positive finite number from 1e-9 to 1e9
+  | 'minute_total_out_of_range' // the sample would take its minute's Sum beyond 2^360 (or value × count below 2^-360)
   | 'timestamp_too_old'     // older than CloudWatch accepts (2 weeks)
   | 'timestamp_in_future'   // more than 2 hours ahead
   | 'timestamp_invalid'     // not a number
@@ -31,7 +32,7 @@ export type RejectReason =
 
 /** Every reason, in the order `stats().rejectedByReason` lists them. */
 export const kRejectReasons: readonly RejectReason[] = Object.freeze(['not_a_number', 'not_finite', 'value_out_of_range',
-  'count_invalid', 'timestamp_too_old', 'timestamp_in_future', 'timestamp_invalid', 'metric_name_invalid', 'namespace_invalid',
+  'count_invalid', 'minute_total_out_of_range', 'timestamp_too_old', 'timestamp_in_future', 'timestamp_invalid', 'metric_name_invalid', 'namespace_invalid',
   'unit_invalid', 'too_many_dimensions', 'dimension_invalid', 'cardinality_limit', 'malformed', 'unsupported_type', 'too_large',
   'closed', 'overloaded', 'worker_failed'])
 

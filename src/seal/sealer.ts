@@ -11,7 +11,7 @@
  */
 import { batchDatums } from '../encode/batcher.js'
 import type { DatumBatch, MetricDatum, SeriesInfo } from '../encode/datum.js'
-import { encodeHistogram } from '../encode/put-metric-data.js'
+import { encodeHistogram, type OnUnpublishable } from '../encode/put-metric-data.js'
 import type { TakenMinute } from '../store/minute-store.js'
 import { summarize, type MinuteSummary, type SeriesSummary } from './summary.js'
 
@@ -47,6 +47,8 @@ export interface SealerOptions {
   journaled: boolean
   /** Whether summaries of the sealed minutes are wanted (they cost a pass over each histogram). */
   wantsSummary: () => boolean
+  /** Told of a datum not sent because it holds a number CloudWatch refuses (the encoder's last guard). */
+  onUnpublishable?: OnUnpublishable
   /** After each minute is handed over, with its summary when one was wanted. */
   onSealed: (summary: MinuteSummary | null) => void
 }
@@ -119,7 +121,7 @@ export class Sealer<K extends SeriesInfo> {
         if (h.count > 0) {
           let list = byNs.get(s.namespace)
           if (list === undefined) { list = []; byNs.set(s.namespace, list) }
-          for (const d of encodeHistogram(s, p, h, o.limits.maxValuesPerDatum)) list.push(d)
+          for (const d of encodeHistogram(s, p, h, o.limits.maxValuesPerDatum, o.onUnpublishable)) list.push(d)
           report?.push(summarize(s, h))
         }
         h.release()

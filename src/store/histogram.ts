@@ -317,6 +317,45 @@ export class Histogram {
   get total (): number { return this.sum + this.sumErr }
 
   /**
+   * An upper bound of the sum of magnitudes Σ |value × count| of the samples held (what the
+   * minute-total check bounds, see samples/checks.ts): |Sum| itself when every sample has one
+   * sign, else Σ count × |outer bucket edge| over the buckets. Off the hot path: it walks the
+   * buckets of a histogram holding both signs.
+   */
+  magnitudeBound (): number {
+    if (this.count === 0) return 0
+    if (this.min >= 0 || this.max <= 0) return Math.abs(this.total)
+    let n = 0
+    const p = this.precisionBits
+    for (const [chunks, base] of [[this.#pos, this.#posBase], [this.#neg, this.#negBase]] as Array<[Chunks, number]>) {
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i]
+        if (c !== undefined) n += chunkMagnitude(c, base + i, p)
+      }
+    }
+    return n
+  }
+
+  /** {@link magnitudeBound} of the packed histogram at `off`, without reading it into anything. */
+  static packedMagnitudeBound (buf: Float64Array, off: number, precisionBits: number): number {
+    const count = buf[off]; const total = buf[off + 1] + buf[off + 2]; const min = buf[off + 3]; const max = buf[off + 4]
+    if (!(count > 0)) return count === 0 ? 0 : Infinity
+    if (total !== total) return Infinity
+    if (min >= 0 || max <= 0) return Math.abs(total)
+    const size = 1 << precisionBits
+    let n = 0
+    off += 6
+    for (let side = 0; side < 2; side++) {
+      const chunks = buf[off++]
+      for (let k = 0; k < chunks; k++) {
+        n += chunkMagnitude(buf.subarray(off + 1, off + 1 + size), buf[off], precisionBits)
+        off += 1 + size
+      }
+    }
+    return n
+  }
+
+  /**
    * The populated buckets in ascending order of value (negatives, zero, positives) as
    * parallel arrays: no object per bucket, since a seal walks every bucket of every series.
    * `keys` identify buckets for {@link bucketBounds} and {@link valueLength}: `(e << p) | j`
@@ -537,6 +576,13 @@ function wholeCounts (buf: Float64Array, off: number, end: number, size: number)
     }
   }
   return true
+}
+
+/** Σ count × the bucket's upper edge over the sub-buckets of octave `e` (magnitudes). */
+function chunkMagnitude (c: ArrayLike<number>, e: number, p: number): number {
+  let n = 0
+  for (let j = 0; j < c.length; j++) if (c[j] !== 0) n += c[j] * boundOf(e, j + 1, p)
+  return n
 }
 
 /** The lower bound of sub-bucket `j` of octave `e` (j may equal 2^p: the next octave's start). */

@@ -10,7 +10,7 @@
  */
 import type { RejectReason } from '../samples/reasons.js'
 import type { SampleReceiver } from '../samples/receiver.js'
-import { checkCount, checkTimestamp, checkValue, inRange } from '../samples/checks.js'
+import { checkCount, checkMinuteTotal, checkTimestamp, checkValue, inRange, isOrdinaryProduct } from '../samples/checks.js'
 import { kPeriodMs } from '../limits.js'
 import { Histogram, kPackedLayout } from './histogram.js'
 
@@ -63,6 +63,7 @@ export class PartialStore implements SampleReceiver {
       if (bad !== null) { this.#rejectWith(metric, bad); return }
       period = timestampMs - (timestampMs % kPeriodMs)
     }
+    if (!isOrdinaryProduct(value, count)) { this.#sampleLarge(metric, value, unit, dimensions, period, count, namespace); return }
     // Two lookups that hash nothing new: the dimensions object by identity (the parsers hand
     // the same object for a repeated tag string), then the metric string (the parsers' cached
     // names keep their hash); then a scan of the few slots left, comparing by `===`.
@@ -82,6 +83,20 @@ export class PartialStore implements SampleReceiver {
     }
     slot.entry.samples++
     slot.agg.add(value, count)
+  }
+
+  /**
+   * A sample whose |value × count| exceeds 2^300 (or is below 2^-360): checked on its own here,
+   * and sent in an aggregate of its own, so that the engine, checking the minute's totals as it
+   * merges, refuses this sample alone and never the batch's other samples of its series.
+   */
+  #sampleLarge (metric: string, value: number, unit: string | undefined, dimensions: Record<string, string> | undefined,
+    period: number, count: number, namespace: string | undefined): void {
+    const bad = checkMinuteTotal(value, count, 0)
+    if (bad !== null) { this.#rejectWith(metric, bad); return }
+    const slot: Slot = { entry: { metric, unit, namespace, dimensions, period, samples: 1 }, agg: new Histogram(this.#p) }
+    slot.agg.add(value, count)
+    this.#slots.push(slot)
   }
 
   #rejectWith (metric: string, r: { reason: RejectReason, message: string }): void {
