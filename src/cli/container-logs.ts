@@ -124,6 +124,9 @@ export function checkLogSettings (s: LogSettings): void {
   }
 }
 
+/** The group of model-server lines that stay local (stdout, file) when no endpoint names one. */
+export const kLocalLogGroup = '/minutely/model-servers'
+
 /**
  * Starts the processes of the containers that have a command, and ships each one's stdout and
  * stderr to group `/aws/sagemaker/Endpoints/[EndpointName]` (or `--log-group`), stream
@@ -141,12 +144,13 @@ export function startContainerLogs (s: LogSettings, containers: readonly Contain
     instanceId: s.instanceId,
     env: deps.env,
   })
+  const sink = deps.logSink ?? logSinkFromSettings(s)
   let group = s.logGroup
   if (group === undefined) {
-    if (id.endpointName === undefined) throw invalid('--endpoint-name (or MINUTELY_ENDPOINT_NAME) is needed to name the log group; or pass --log-group')
-    group = endpointLogGroup(id.endpointName.value)
+    if (id.endpointName !== undefined) group = endpointLogGroup(id.endpointName.value)
+    else if (sink === undefined || sink.name !== 'cloudwatch-logs') group = kLocalLogGroup   // kept local: the name only labels the lines
+    else throw invalid('--endpoint-name (or MINUTELY_ENDPOINT_NAME) is needed to name the CloudWatch Logs group; or pass --log-group, or --log-sink stdout|file|off to keep the model servers\' output local')
   }
-  const sink = deps.logSink ?? logSinkFromSettings(s)
   const shipper = sink === undefined
     ? undefined
     : createLogShipper({

@@ -91,6 +91,23 @@ describe('the sidecar exits with its model server\'s status, after publishing ev
   })
 })
 
+describe('where the model servers\' output goes decides whether a log group is needed', () => {
+  const kNoEndpoint = ['sidecar', '--http-port', '0', '--sink', 'emf', '--namespace', 'Minutely/Supervision']
+  for (const logSink of ['off', 'stdout']) {
+    it(`--log-sink ${logSink} with no --endpoint-name: it runs the model server (and exits with its status, 3)`, async () => {
+      const r = await spawnCli([...kNoEndpoint, '--log-sink', logSink, '--', node, '-e', 'process.exit(3)'], kEnv).closed
+      expect(r.stderr).not.toMatch(/log group/)
+      expect(r.code).toBe(3)
+    })
+  }
+  it('--log-sink cloudwatch with no --endpoint-name and no --log-group: exit 2, saying the three ways out', async () => {
+    const r = await spawnCli([...kNoEndpoint, '--log-sink', 'cloudwatch', '--region', 'us-east-1', '--', node, '-e', 'setInterval(() => {}, 1000)'],
+      { ...kEnv, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret-example-key' }).closed
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/--endpoint-name .* is needed to name the CloudWatch Logs group; or pass --log-group, or --log-sink stdout\|file\|off/)
+  })
+})
+
 describe('--restart-model-servers', () => {
   it('restarts it with backoff; /healthz and the status page say it is down; SIGTERM still exits 0', async () => {
     const c = spawnCli([...kSidecar, '--restart-model-servers', '--', node, '-e', 'process.exit(3)'], kEnv)
