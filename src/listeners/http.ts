@@ -24,6 +24,7 @@ import type { Aggregator, RecordOptions } from '../core/aggregator.js'
 import type { RejectReason } from '../samples/reasons.js'
 import { nameOf, show } from '../samples/show.js'
 import { Connections, tickFor, type ConnectionStats } from './connections.js'
+import { closestName } from '../option-names.js'
 
 /** The largest body the HTTP listener takes unless told (the sidecar's --max-body-bytes too): 1 MiB. */
 export const kDefaultMaxBodyBytes = 1_048_576
@@ -104,6 +105,20 @@ const kFieldOf: Partial<Record<RejectReason, string>> = {
 /** How the engine's messages name each field ("value \"fast\" is not a number"). */
 const kSubjectOf: Record<string, string> = { value: 'value', count: 'count', timestamp: 'timestamp', metric: 'metric name', namespace: 'namespace', unit: 'unit' }
 
+/** The fields a sample may have; any other is a typo (a misspelt `unit` would silently publish `None`). */
+const kSampleFields = ['metric', 'value', 'unit', 'dimensions', 'timestamp', 'count', 'namespace']
+
+/** A sample's first field that is not one, as a rejection naming the closest field, or undefined. */
+function unknownField (i: number, s: Record<string, unknown>): { reason: RejectReason, message: string } | undefined {
+  for (const k in s) {
+    if (kSampleFields.includes(k)) continue
+    const near = closestName(k, kSampleFields)
+    const field = /^[A-Za-z_$][\w$]{0,39}$/.test(k) ? `.${k}` : `[${show(k, 40)}]`   // never raw control characters
+    return { reason: 'malformed', message: `samples[${i}]${field} is not a field of a sample${near !== undefined ? `; did you mean ${near}?` : ''} (fields: ${kSampleFields.join(', ')})` }
+  }
+  return undefined
+}
+
 /**
  * The engine's rejection of `samples[i]` in the words of the HTTP body: `samples[1].value
  * "fast" is not a number: send a finite number`. The engine says which sample by its metric
@@ -142,6 +157,8 @@ export function ingestJson (agg: Aggregator, body: unknown, maxSamples: number):
     // What JSON can hold and the engine's record() does not take: checked here, in the body's words.
     if (s === null || typeof s !== 'object' || Array.isArray(s)) {
       r = { reason: 'malformed', message: `samples[${i}] must be an object {"metric", "value", ...}; got ${show(s)}` }
+      agg.countRejected(r.reason, r.message)
+    } else if ((r = unknownField(i, s)) !== undefined) {
       agg.countRejected(r.reason, r.message)
     } else if (s.dimensions !== undefined && (s.dimensions === null || typeof s.dimensions !== 'object' || Array.isArray(s.dimensions))) {
       r = { reason: 'dimension_invalid', message: `samples[${i}].dimensions must be an object of name → string value; got ${show(s.dimensions)}` }

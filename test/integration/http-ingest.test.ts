@@ -93,6 +93,24 @@ describe('per-sample rejections name the sample and its field', () => {
     }
   })
 
+  it('a misspelt field is a rejection naming the closest field, not a sample published with defaults; the others still count', async () => {
+    const { agg, port } = await start()
+    const r = await post(port, JSON.stringify({ samples: [
+      { metric: 'ModelLatency', value: 1, unti: 'Seconds' },
+      { metric: 'ModelLatency', value: 2, unit: 'Seconds', timestmap: 1 },
+      { metric: 'ModelLatency', value: 3, 'bad\u0000key': 1 },
+      { metric: 'ModelLatency', value: 4, unit: 'Seconds' },
+    ] }))
+    expect(r.status).toBe(200)
+    expect(r.json.accepted).toBe(1)
+    expect(r.json.rejected.map((x: { index: number, reason: string }) => [x.index, x.reason])).toEqual([[0, 'malformed'], [1, 'malformed'], [2, 'malformed']])
+    expect(r.json.rejected[0].message).toMatch(/^samples\[0\]\.unti is not a field of a sample; did you mean unit\? \(fields: metric, value, unit, dimensions, timestamp, count, namespace\)$/)
+    expect(r.json.rejected[1].message).toMatch(/^samples\[1\]\.timestmap is not a field of a sample; did you mean timestamp\?/)
+    expect(r.json.rejected[2].message).toMatch(/^samples\[2\]\["bad\\u0000key"\] is not a field of a sample \(fields:/)
+    expect(agg.stats().rejectedByReason.malformed).toBe(3)
+    expect(agg.snapshot().open.flatMap(p => p.series).map(x => [x.metric, x.unit, x.count])).toEqual([['ModelLatency', 'Seconds', 1]])
+  })
+
   it('without renameOptions the engine\'s option names stay (the listener knows no flags)', async () => {
     const { port } = await start({ maxDimensions: 1 })
     const r = await post(port, JSON.stringify({ samples: [{ metric: 'm', value: 1, dimensions: { a: '1', b: '2' } }] }))
