@@ -90,6 +90,12 @@ const kCheckpoint = 'checkpoint'
 const kCheckpointTmp = 'checkpoint.tmp'
 const kCheckpointLog = 'checkpoint.log'
 const kNoFollow = constants.O_NOFOLLOW ?? 0
+/**
+ * MNLY_KILL_AFTER_JOURNALED_BATCHES=n: the process SIGKILLs itself right after journaling its
+ * n-th batch, so that a crash at that exact point can be reproduced (inert unless set).
+ */
+const kKillAfterBatches = Number(process.env.MNLY_KILL_AFTER_JOURNALED_BATCHES ?? '0') || 0
+let batchesJournaled = 0
 
 function appendDurable (path: string, chunks: readonly Uint8Array[]): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | kNoFollow, 0o600)
@@ -387,6 +393,7 @@ export class Spool {
       return -1
     }
     this.#wrote('batch')
+    if (kKillAfterBatches > 0 && ++batchesJournaled === kKillAfterBatches) process.kill(process.pid, 'SIGKILL')
     const id = this.#nextId++
     this.#entries.push({ id, name, bytes: kRecordHeaderBytes + body.length, datums: batch.datums.length, samples, at })
     this.#recount()
