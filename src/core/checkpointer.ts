@@ -141,13 +141,8 @@ export class Checkpointer {
       for (const w of slot.m.values()) drop.push(w.id)
       this.#slots.delete(m)
     }
-    if (set.length === 0 && drop.length === 0 && this.#base !== '') {
-      // Nothing changed: a small record still, while anything is held, so that a disk gone
-      // bad is found (and said) within an interval, as with a rewritten checkpoint.
-      let held = false
-      for (const slot of this.#slots.values()) if (slot.m.size > 0) { held = true; break }
-      if (!held) return
-    }
+    // Written even when nothing changed (a record of ~150 bytes), so that a disk gone bad is
+    // found, and said, within an interval, as with a rewritten checkpoint.
     this.#record(set, hs, drop)
   }
 
