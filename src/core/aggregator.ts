@@ -24,7 +24,8 @@ import type { SampleReceiver } from '../samples/receiver.js'
 import { nameOf } from '../samples/show.js'
 import { Sealer, kSealSliceMs } from '../seal/sealer.js'
 import { summarize, type MinuteSummary, type SeriesSummary } from '../seal/summary.js'
-import { checkpointVersions, decodeCheckpoint, encodeCheckpoint, mergeCheckpointed, type CheckpointEntry } from '../store/checkpoint.js'
+import { checkpointVersions, mergeCheckpointed } from '../store/checkpoint.js'
+import { Checkpointer, type LiveMap } from './checkpointer.js'
 import { Histogram, kPackedLayout } from '../store/histogram.js'
 import { MinuteStore } from '../store/minute-store.js'
 import type { PackedPartial } from '../store/partial.js'
@@ -127,6 +128,7 @@ export class Aggregator extends EventEmitter {
   readonly #sealer: Sealer<Series>
   readonly #publisher: Publisher
   readonly #spool: Spool | undefined
+  readonly #checkpointer: Checkpointer | undefined
   /** Start of the open minute (epoch ms). */
   #currentStart: number
   #timer: unknown = undefined
@@ -166,6 +168,7 @@ export class Aggregator extends EventEmitter {
     })
     this.#store = new MinuteStore(o.precisionBits)
     this.#spool = o.spoolDir !== undefined ? new Spool({ dir: o.spoolDir, maxBytes: o.spoolMaxBytes, now: () => o.clock.now(), warner: this.#warner }) : undefined
+    this.#checkpointer = this.#spool !== undefined ? new Checkpointer(this.#spool, o.precisionBits) : undefined
     this.#publisher = new Publisher({
       spool: this.#spool,
       sink: this.sink,
@@ -187,6 +190,10 @@ export class Aggregator extends EventEmitter {
       onUnpublishable: (d, problem) => {
         this.#rejectN('minute_total_out_of_range', samplesOf(d.StatisticValues.SampleCount),
           `${d.MetricName}: the datum of the minute at ${d.Timestamp.toISOString()} has ${problem}, which CloudWatch refuses: it is not sent`)
+      },
+      slices: this.#checkpointer === undefined ? undefined : {
+        begin: () => { this.#spool!.beginSlice() },
+        end: (m, taken) => { this.#spool!.endSlice(); this.#checkpointer!.sliceJournaled(m, taken) },
       },
     })
     if (this.#spool !== undefined) {
@@ -417,9 +424,7 @@ export class Aggregator extends EventEmitter {
 
   /** A minute was handed to the publisher: drop it from the checkpoint, then report it. */
   #sealed (summary: MinuteSummary | null): void {
-    // The sealed minute is in the journal now: drop it from the checkpoint at once, so that a
-    // crash cannot restore it a second time.
-    if (this.#spool !== undefined && !this.#closed) this.#checkpoint()
+    // Each slice of the minute dropped its series from the checkpoint as it journaled them.
     if (summary === null) return
     if (this.#keepSealed > 0) {
       this.#recentSealed.push(summary)
@@ -457,49 +462,48 @@ export class Aggregator extends EventEmitter {
     }, this.options.checkpointIntervalMs)
   }
 
-  /** Writes every histogram not yet handed to the publisher (open minutes, late deltas, minutes being sealed). */
+  /** Every histogram not yet handed to the publisher: open minutes, late deltas, minutes being sealed. */
+  * #live (): Generator<LiveMap> {
+    for (const [period, histograms] of this.#store.open) yield { period, late: false, histograms }
+    for (const [period, histograms] of this.#store.late) yield { period, late: true, histograms }
+    for (const j of this.#sealer.pending) yield { period: j.periodStart, late: j.late, histograms: j.histograms }
+  }
+
+  /** Records in the checkpoint what changed since its last write (see core/checkpointer.ts). */
   #checkpoint (): void {
-    if (this.#spool === undefined) return
-    const entries: CheckpointEntry[] = []
-    const histograms: Histogram[] = []
-    const add = (period: number, late: boolean, m: Map<Series, Histogram>): void => {
-      for (const [s, h] of m) {
-        if (h.count === 0) continue
-        entries.push({ period, late, ns: s.namespace, metric: s.metric, unit: s.unit, dims: s.dimensions.map(d => [d.Name, d.Value]) })
-        histograms.push(h)
-      }
-    }
-    for (const [p, m] of this.#store.open) add(p, false, m)
-    for (const [p, m] of this.#store.late) add(p, true, m)
-    for (const j of this.#sealer.pending) add(j.periodStart, j.late, j.histograms)
-    let samples = 0
-    for (const h of histograms) samples += h.count
-    this.#spool.writeCheckpoint(encodeCheckpoint(this.options.precisionBits, entries, histograms), { aggregates: histograms.length, samples })
+    this.#checkpointer?.write(this.#live())
   }
 
   #restoreCheckpoint (): void {
-    const buf = this.#spool?.readCheckpoint()
-    if (buf === undefined || buf.length < 8) return
+    const cp = this.#checkpointer!
     try {
-      const c = decodeCheckpoint(buf)
+      const r = cp.read()
+      if (r === undefined) return
+      const c = r.checkpoint
       const other = checkpointVersions(c, this.options.precisionBits)
       if (other !== undefined) this.#warner.warn('checkpoint-version', 'METRICS_ERR_INVALID_OPTION', `spool ${this.#spool!.dir}: ${other.message}`)
       if (other?.readable === false) return
-      let off = 0
+      if (r.discarded !== undefined) {
+        this.#warner.warn('checkpoint-slice', 'METRICS_ERR_SINK', `spool ${this.#spool!.dir}: ${r.discarded.batches} batches (${r.discarded.datums} datums) journaled by a seal the earlier run did not finish recording are superseded by its checkpoint, which still holds their series: they are sealed again from it, not sent twice`)
+      }
       let restored = 0
-      for (const e of c.entries) {
+      for (const { entry: e, data, off } of r.entries) {
         const s = this.#registry.resolve(e.metric, Object.fromEntries(e.dims), e.unit, e.ns, this.#currentStart)
-        if (isRejection(s)) { off = Histogram.skipPacked(c.data, off, c.precisionBits); continue }
+        if (isRejection(s)) continue
         const h = this.#store.histogram(e.period, s, e.late)
-        const n = c.data[off]
-        const bad = this.#mergedTotal(h, c.data, off, c.precisionBits, n)
-        if (bad !== null) { off = Histogram.skipPacked(c.data, off, c.precisionBits); this.#rejectN(bad.reason, samplesOf(n), `spool checkpoint, ${e.metric}: ${bad.message}`); continue }
-        off = mergeCheckpointed(h, c.data, off, c.precisionBits)
+        const samples = data[off]
+        const bad = this.#mergedTotal(h, data, off, c.precisionBits, samples)
+        if (bad !== null) { this.#rejectN(bad.reason, samplesOf(samples), `spool checkpoint, ${e.metric}: ${bad.message}`); continue }
+        mergeCheckpointed(h, data, off, c.precisionBits)
         restored++
       }
       if (restored > 0) this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool ${this.#spool!.dir}: restored ${restored} open aggregates from the checkpoint of an earlier run`)
     } catch (err) {
       this.#warner.warn('checkpoint', 'METRICS_ERR_SINK', `spool checkpoint unreadable, ignored: ${(err as Error).message}`)
+    } finally {
+      // This run's own snapshot at once, before anything is sealed: the earlier run's
+      // checkpoint must not be read again beside the batches this run journals.
+      cp.write(this.#live())
     }
   }
 
@@ -557,7 +561,7 @@ export class Aggregator extends EventEmitter {
     this.#sealer.seal(this.#store.takeAll())
     await this.#sealer.done()
     if (this.#checkpointTimer !== undefined) this.options.clock.clearTimer(this.#checkpointTimer)
-    if (this.#spool !== undefined) this.#checkpoint()   // everything is sealed and journaled: an empty checkpoint
+    this.#checkpointer?.clear()   // everything is sealed and journaled: an empty checkpoint
     await this.#publisher.drain(Date.now() + this.options.closeTimeoutMs)
     this.#publisher.stop()
     const unsent = this.#publisher.pending()

@@ -6,7 +6,7 @@
  *
  * ```
  *  0  4  magic "MNLY"
- *  4  1  kind: 'B' a batch, 'C' the checkpoint
+ *  4  1  kind: 'B' a batch, 'C' the checkpoint, 'L' a record of the checkpoint's delta log
  *  5  1  envelope version (1)
  *  6  2  0
  *  8  8  body length in bytes (float64)
@@ -27,7 +27,7 @@ export const kRecordHeaderBytes = 48
 const kMagic = 0x594c4e4d   // "MNLY" read as a little-endian u32
 const kVersion = 1
 
-export type RecordKind = 'B' | 'C'
+export type RecordKind = 'B' | 'C' | 'L'
 
 export interface RecordHeader {
   kind: RecordKind
@@ -88,7 +88,7 @@ export function decodeHeader (buf: Uint8Array): RecordHeader | string {
   if (v.getUint32(44, true) !== crc32(buf.subarray(0, 44))) return 'its header fails its checksum'
   if (buf[5] !== kVersion) return `its envelope version is ${buf[5]}, not ${kVersion}`
   const kind = String.fromCharCode(buf[4])
-  if (kind !== 'B' && kind !== 'C') return `its kind ${JSON.stringify(kind)} is unknown`
+  if (kind !== 'B' && kind !== 'C' && kind !== 'L') return `its kind ${JSON.stringify(kind)} is unknown`
   return {
     kind,
     bodyLength: v.getFloat64(8, true),

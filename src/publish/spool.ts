@@ -8,8 +8,11 @@
  * - While the publish queue is over its memory budget, batches stay on disk only and are
  *   read back in order as the queue drains: an outage costs disk, not memory.
  * - Past `maxBytes`, the oldest batches are dropped, counted and reported with the amount.
- * - `checkpoint` holds the open minutes' aggregates, rewritten every second or so (atomic
- *   rename), so a SIGKILL loses at most the samples since the last checkpoint.
+ * - `checkpoint` holds the open minutes' aggregates as of its last full rewrite (atomic
+ *   rename), and `checkpoint.log` the deltas since, appended every second or so and at every
+ *   seal slice, so a SIGKILL loses at most the samples since the last one. Batches a seal
+ *   slice journals are tagged with the slice's number; a slice the checkpoint has not recorded
+ *   yet when the process dies is superseded by it (see {@link Spool.discardSlicesAfter}).
  *
  * The directory has one owner at a time (see spool-lock.ts). minutely creates it 0700 when it
  * is missing and never changes the mode of one that exists: a directory others can read or
@@ -76,6 +79,8 @@ export interface SpoolOptions {
    * failing disk here; the default is the real one.
    */
   writeFile?: (path: string, chunks: readonly Uint8Array[]) => void
+  /** Appends to a file durably (created 0600, never through a symlink, fsync'd); like `writeFile`. */
+  appendFile?: (path: string, chunks: readonly Uint8Array[]) => void
 }
 
 interface Entry { id: number, name: string, bytes: number, datums: number, samples: number, at: number }
@@ -83,7 +88,25 @@ interface Entry { id: number, name: string, bytes: number, datums: number, sampl
 const kBatchName = /^(\d{1,15})-([0-9a-f]{8})-(\d{1,15})\.batch$/
 const kCheckpoint = 'checkpoint'
 const kCheckpointTmp = 'checkpoint.tmp'
+const kCheckpointLog = 'checkpoint.log'
 const kNoFollow = constants.O_NOFOLLOW ?? 0
+/**
+ * MNLY_KILL_AFTER_JOURNALED_BATCHES=n: the process SIGKILLs itself right after journaling its
+ * n-th batch, so that a crash at that exact point can be reproduced (inert unless set).
+ */
+const kKillAfterBatches = Number(process.env.MNLY_KILL_AFTER_JOURNALED_BATCHES ?? '0') || 0
+let batchesJournaled = 0
+
+function appendDurable (path: string, chunks: readonly Uint8Array[]): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | kNoFollow, 0o600)
+  try {
+    for (const c of chunks) {
+      let off = 0
+      while (off < c.length) off += writeSync(fd, c, off, c.length - off)
+    }
+    fdatasyncSync(fd)
+  } finally { closeSync(fd) }
+}
 
 function writeDurable (path: string, chunks: readonly Uint8Array[]): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | kNoFollow, 0o600)
@@ -157,10 +180,16 @@ export class Spool {
   #nextId = 0
   #seq = 0
   readonly #gen: number
-  readonly #run = randomBytes(4).toString('hex')
+  /** This process's run: part of every batch name it writes. */
+  readonly run = randomBytes(4).toString('hex')
+  /** The seal slice being journaled (-1: none), and the last one begun. */
+  #slice = -1
+  #lastSlice = -1
+  #logCreated = false
   readonly #now: () => number
   readonly #warner: Pick<Warner, 'warn'>
   readonly #writeFile: (path: string, chunks: readonly Uint8Array[]) => void
+  readonly #appendFile: (path: string, chunks: readonly Uint8Array[]) => void
   readonly #lock: SpoolLock
   /** Why each kind of write fails now, if it does. */
   readonly #failing: { batch: string | null, checkpoint: string | null } = { batch: null, checkpoint: null }
@@ -173,6 +202,7 @@ export class Spool {
     this.#now = o.now
     this.#warner = o.warner
     this.#writeFile = o.writeFile ?? writeDurable
+    this.#appendFile = o.appendFile ?? appendDurable
     prepareDir(o.dir)
     this.#lock = SpoolLock.acquire(o.dir, m => { this.#warner.warn('spool-lock', 'METRICS_ERR_SINK', m) })
     try {
@@ -195,7 +225,7 @@ export class Spool {
     const found: Array<{ gen: number, run: string, seq: number, name: string }> = []
     const damaged: Array<{ name: string, why: string, h?: RecordHeader }> = []
     for (const name of readdirSync(this.dir)) {
-      if (name === kLockFile || name === kTakeoverFile || name === kCheckpoint) continue
+      if (name === kLockFile || name === kTakeoverFile || name === kCheckpoint || name === kCheckpointLog) continue
       if (name === kCheckpointTmp) { this.#unlink(name); continue }   // an interrupted rewrite: the checkpoint before it stands
       const tmp = name.endsWith('.tmp') ? kBatchName.exec(name.slice(0, -4)) : null
       if (tmp !== null) {
@@ -351,11 +381,11 @@ export class Spool {
    */
   append (batch: DatumBatch): number {
     if (this.#lost !== null) return -1
-    const body = Buffer.from(JSON.stringify({ namespace: batch.namespace, bytes: batch.bytes, datums: batch.datums.map(d => ({ ...d, Timestamp: d.Timestamp.getTime() })) }))
+    const body = Buffer.from(JSON.stringify({ namespace: batch.namespace, bytes: batch.bytes, datums: batch.datums.map(d => ({ ...d, Timestamp: d.Timestamp.getTime() })), ...(this.#slice >= 0 ? { slice: this.#slice } : {}) }))
     let samples = 0
     for (const d of batch.datums) samples += d.StatisticValues.SampleCount
     const at = this.#now()
-    const name = `${this.#gen}-${this.#run}-${this.#seq++}.batch`
+    const name = `${this.#gen}-${this.run}-${this.#seq++}.batch`
     try {
       this.#put(name, [encodeHeader('B', body, batch.datums.length, samples, at), body])
     } catch (err) {
@@ -363,6 +393,7 @@ export class Spool {
       return -1
     }
     this.#wrote('batch')
+    if (kKillAfterBatches > 0 && ++batchesJournaled === kKillAfterBatches) process.kill(process.pid, 'SIGKILL')
     const id = this.#nextId++
     this.#entries.push({ id, name, bytes: kRecordHeaderBytes + body.length, datums: batch.datums.length, samples, at })
     this.#recount()
@@ -423,12 +454,86 @@ export class Spool {
     if (this.#lost !== null) return false
     try {
       this.#put(kCheckpoint, [encodeHeader('C', data, counts.aggregates, counts.samples, this.#now()), data])
+      // The deltas appended so far extend the snapshot just replaced (their records name it, so
+      // a log left by a crash before this unlink is never applied to the new one).
+      if (this.#logCreated) { unlinkSync(join(this.dir, kCheckpointLog)); this.#logCreated = false }
     } catch (err) {
       this.#writeFailed('checkpoint', err)
       return false
     }
     this.#wrote('checkpoint')
     return true
+  }
+
+  /** Appends a delta record to the checkpoint's log (fsync'd), in its envelope with `counts`. */
+  appendCheckpointLog (data: Uint8Array, counts: { aggregates: number, samples: number }): boolean {
+    if (this.#lost !== null) return false
+    try {
+      this.#appendFile(join(this.dir, kCheckpointLog), [encodeHeader('L', data, counts.aggregates, counts.samples, this.#now()), data])
+      this.#logCreated = true
+    } catch (err) {
+      this.#writeFailed('checkpoint', err)
+      return false
+    }
+    this.#wrote('checkpoint')
+    return true
+  }
+
+  /**
+   * The bodies of the checkpoint log's records, in order, up to the first damaged one (a record
+   * cut short by a crash while it was appended: reported, counted, and it and what follows are
+   * not applied).
+   */
+  readCheckpointLog (): Uint8Array[] {
+    let buf: Uint8Array
+    try {
+      const fd = openSync(join(this.dir, kCheckpointLog), constants.O_RDONLY | kNoFollow)
+      try { buf = readFileSync(fd) } finally { closeSync(fd) }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#reportDamaged('checkpoint', [{ name: kCheckpointLog, why: `it cannot be read (${errText(err)})` }])
+      return []
+    }
+    this.#logCreated = true
+    const out: Uint8Array[] = []
+    let off = 0
+    while (off < buf.length) {
+      const h = decodeHeader(buf.subarray(off))
+      const why = typeof h === 'string' ? h : h.kind !== 'L' ? 'it is not a checkpoint log record' : checkBody(h, buf.subarray(off + kRecordHeaderBytes, Math.min(buf.length, off + kRecordHeaderBytes + h.bodyLength)))
+      if (why !== undefined || typeof h === 'string') {
+        this.#reportDamaged('checkpoint', [{ name: `${kCheckpointLog} (record at byte ${off})`, why: why ?? '', h: typeof h === 'string' ? undefined : h }])
+        break
+      }
+      out.push(buf.subarray(off + kRecordHeaderBytes, off + kRecordHeaderBytes + h.bodyLength))
+      off += kRecordHeaderBytes + h.bodyLength
+    }
+    return out
+  }
+
+  /** Tags the batches journaled until {@link endSlice} with a new seal slice number; returns it. */
+  beginSlice (): number { this.#slice = ++this.#lastSlice; return this.#slice }
+  endSlice (): void { this.#slice = -1 }
+  /** The last seal slice begun (-1: none yet). */
+  get lastSlice (): number { return this.#lastSlice }
+
+  /**
+   * Removes the batches of run `run` tagged with a seal slice after `slice`: journaled by a seal
+   * slice that the checkpoint read at start had not recorded when that run died, so that the
+   * checkpoint still holds their series (restored and sealed again). Returns what was removed.
+   */
+  discardSlicesAfter (run: string, slice: number): { batches: number, datums: number } {
+    const out = { batches: 0, datums: 0 }
+    for (const e of [...this.#entries]) {
+      const m = kBatchName.exec(e.name)
+      if (m === null || m[2] !== run) continue
+      const r = this.#readRecord(e.name, 'B')
+      if (typeof r !== 'object' || r.body === undefined) continue   // damaged: load() reports it
+      let tag: unknown
+      try { tag = (JSON.parse(Buffer.from(r.body).toString('utf8')) as { slice?: unknown }).slice } catch { continue }
+      if (typeof tag !== 'number' || tag <= slice) continue
+      this.remove(e.id)
+      out.batches++; out.datums += e.datums
+    }
+    return out
   }
 
   /** The checkpoint's body, checked; undefined when there is none, or it is damaged (reported, counted, removed). */

@@ -13,6 +13,7 @@ import { batchDatums } from '../encode/batcher.js'
 import type { DatumBatch, MetricDatum, SeriesInfo } from '../encode/datum.js'
 import { encodeHistogram, type OnUnpublishable } from '../encode/put-metric-data.js'
 import type { TakenMinute } from '../store/minute-store.js'
+import type { Histogram } from '../store/histogram.js'
 import { summarize, type MinuteSummary, type SeriesSummary } from './summary.js'
 
 /** Series encoded per slice of a seal before yielding to the event loop… */
@@ -33,8 +34,18 @@ export interface BatchQueue {
   whenBelow (bytes: number, timeoutMs: number): Promise<void>
 }
 
+/**
+ * Around each slice's hand-over, with a spool: `begin` before its batches are journaled, `end`
+ * after, with the minute's map and the series the slice took out of it, so that the
+ * checkpoint drops them in the same synchronous step that journaled them.
+ */
+export interface SliceJournal<K> {
+  begin (): void
+  end (histograms: Map<K, Histogram>, sealed: K[]): void
+}
+
 /** Where the sealer hands its batches and what it reports. */
-export interface SealerOptions {
+export interface SealerOptions<K = unknown> {
   queue: BatchQueue
   /** The sink's request limits. */
   limits: { maxValuesPerDatum: number, maxDatumsPerBatch: number, maxBatchBytes: number }
@@ -51,11 +62,12 @@ export interface SealerOptions {
   onUnpublishable?: OnUnpublishable
   /** After each minute is handed over, with its summary when one was wanted. */
   onSealed: (summary: MinuteSummary | null) => void
+  slices?: SliceJournal<K>
 }
 
 /** Seals minutes in order, one at a time, in slices; `K` is the series as the minute store keys it. */
 export class Sealer<K extends SeriesInfo> {
-  readonly #o: SealerOptions
+  readonly #o: SealerOptions<K>
   readonly #jobs: Array<TakenMinute<K>> = []
   #after: (() => Promise<void>) | undefined
   #running = false
@@ -63,7 +75,7 @@ export class Sealer<K extends SeriesInfo> {
   /** Minutes sealed (each late delta counts as one). */
   sealed = 0
 
-  constructor (o: SealerOptions) { this.#o = o }
+  constructor (o: SealerOptions<K>) { this.#o = o }
 
   /** Queues minutes for sealing, in order. */
   seal (minutes: ReadonlyArray<TakenMinute<K>>): void {
@@ -114,10 +126,12 @@ export class Sealer<K extends SeriesInfo> {
     while (remaining.size > 0) {
       let n = 0
       const sliceStart = performance.now()
+      const taken: K[] | undefined = o.slices !== undefined ? [] : undefined
       for (const [s, h] of remaining) {
         if (n >= kSealSlice || ((n & 15) === 15 && performance.now() - sliceStart > kSealSliceMs)) break
         n++
         remaining.delete(s)
+        taken?.push(s)
         if (h.count > 0) {
           let list = byNs.get(s.namespace)
           if (list === undefined) { list = []; byNs.set(s.namespace, list) }
@@ -137,7 +151,11 @@ export class Sealer<K extends SeriesInfo> {
         if (keep === undefined) byNs.delete(ns)
         else byNs.set(ns, keep.datums)
       }
+      // Journaling the batches and dropping their series from the checkpoint happen in one
+      // synchronous step: nothing of the slice is sent (or its journal file removed) before both.
+      o.slices?.begin()
       o.queue.enqueue(batches)
+      o.slices?.end(remaining, taken!)
       if (!last) {
         if (!o.journaled && o.queue.stats.bytesQueued > o.maxQueuedBytes / 2) {
           await o.queue.whenBelow(o.maxQueuedBytes / 2, 1_000)

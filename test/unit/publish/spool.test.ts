@@ -188,16 +188,25 @@ describe('spool', () => {
       rewriteHeader(dir, h => { h.v = 1; delete h.layout })
       const { sink, warnings, agg } = restart(dir)
       await agg.close()
-      expect(warnings.join('\n')).toMatch(/format 1 \(this version writes format 2\)/)
+      expect(warnings.join('\n')).toMatch(/format 1 \(this version writes format 3\)/)
+      expect(sumOf(sink, 'Lat')).toBe(50)
+    })
+
+    it('format 2 (no ids, no deltas) is read, and said to be format 2', async () => {
+      const dir = crashedAt(6)
+      rewriteHeader(dir, h => { h.v = 2 })
+      const { sink, warnings, agg } = restart(dir)
+      await agg.close()
+      expect(warnings.join('\n')).toMatch(/format 2 \(this version writes format 3\)/)
       expect(sumOf(sink, 'Lat')).toBe(50)
     })
 
     it('an unknown format is ignored with a warning naming it', async () => {
       const dir = crashedAt(6)
-      rewriteHeader(dir, h => { h.v = 3 })
+      rewriteHeader(dir, h => { h.v = 4 })
       const { sink, warnings, agg } = restart(dir)
       await agg.close()
-      expect(warnings.join('\n')).toMatch(/format 3; this version reads formats 1 and 2/)
+      expect(warnings.join('\n')).toMatch(/format 4; this version reads formats 1 to 3/)
       expect(sumOf(sink, 'Lat')).toBe(0)
     })
   })

@@ -22,9 +22,10 @@ describe('the checkpoint format', () => {
   })
 
   it.each([
-    [{ format: 1, layout: 1, precisionBits: 6 }, true, [/format 1/, /writes format 2/]],
+    [{ format: 1, layout: 1, precisionBits: 6 }, true, [/format 1/, /writes format 3/]],
+    [{ format: 2, layout: 1, precisionBits: 6 }, true, [/format 2/, /writes format 3/]],
     [{ format: 2, layout: 9, precisionBits: 6 }, false, [/layout version 9/, /reads layout version 1/]],
-    [{ format: 7, layout: 1, precisionBits: 6 }, false, [/format 7/, /formats 1 and 2/]],
+    [{ format: 7, layout: 1, precisionBits: 6 }, false, [/format 7/, /formats 1 to 3/]],
     [{ format: 2, layout: 1, precisionBits: 8 }, true, [/precisionBits 8/, /uses 6/, /0\.78%/]],
     [{ format: 2, layout: 1, precisionBits: 4 }, true, [/precisionBits 4/, /uses 6/, /3\.81%/]],
   ] as const)('another version %j: readable %s, and the message names both', (v, readable, messages) => {
