@@ -164,10 +164,12 @@ describe('startContainerLogs', () => {
     }
   })
 
-  it('needs an endpoint name (or --log-group) to name the group, and checks --restart', () => {
+  it('needs an endpoint name (or --log-group) to name the group of CloudWatch Logs, and checks --restart', () => {
     const base = { 'log-sink': 'stdout' }
     const s = resolveSettings([...kLogSettings, ...kIdentitySettings], base, {})
-    expect(() => startContainerLogs(s, [{ name: 'a', command: ['true'] }], { env: {} })).toThrow(/--endpoint-name/)
+    // Lines kept local (stdout, file, off) need no group name: the sidecar test runs such a model server.
+    const cw = resolveSettings([...kLogSettings, ...kIdentitySettings], { 'log-sink': 'cloudwatch' }, {})
+    expect(() => startContainerLogs(cw, [{ name: 'a', command: ['true'] }], { env: {} })).toThrow(/--endpoint-name .* CloudWatch Logs group; or pass --log-group, or --log-sink/)
     const bad = resolveSettings([...kLogSettings, ...kIdentitySettings], { ...base, 'endpoint-name': 'e', restart: 'sometimes' }, {})
     expect(() => startContainerLogs(bad, [{ name: 'a', command: ['true'] }], { env: {} })).toThrow(/--restart/)
     expect(startContainerLogs(s, [{ name: 'a' }], { env: {} })).toBeUndefined()
