@@ -97,8 +97,10 @@ const kNoFollow = constants.O_NOFOLLOW ?? 0
 const kKillAfterBatches = Number(process.env.MNLY_KILL_AFTER_JOURNALED_BATCHES ?? '0') || 0
 let batchesJournaled = 0
 
-function appendDurable (path: string, chunks: readonly Uint8Array[]): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | kNoFollow, 0o600)
+/** Writes `chunks` to `path` and fsyncs it: appended, or as the file's whole new content. */
+function writeChunksDurable (path: string, chunks: readonly Uint8Array[], mode: 'append' | 'replace'): void {
+  const flags = constants.O_WRONLY | constants.O_CREAT | (mode === 'append' ? constants.O_APPEND : constants.O_TRUNC) | kNoFollow
+  const fd = openSync(path, flags, 0o600)
   try {
     for (const c of chunks) {
       let off = 0
@@ -108,16 +110,9 @@ function appendDurable (path: string, chunks: readonly Uint8Array[]): void {
   } finally { closeSync(fd) }
 }
 
-function writeDurable (path: string, chunks: readonly Uint8Array[]): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | kNoFollow, 0o600)
-  try {
-    for (const c of chunks) {
-      let off = 0
-      while (off < c.length) off += writeSync(fd, c, off, c.length - off)
-    }
-    fdatasyncSync(fd)
-  } finally { closeSync(fd) }
-}
+function appendDurable (path: string, chunks: readonly Uint8Array[]): void { writeChunksDurable(path, chunks, 'append') }
+
+function writeDurable (path: string, chunks: readonly Uint8Array[]): void { writeChunksDurable(path, chunks, 'replace') }
 
 /** Makes a rename in `dir` durable (a new file's name lives in its directory). */
 function syncDir (dir: string): void {

@@ -4,20 +4,10 @@
  */
 
 /**
- * The endpoints' seeded PRNG for `probability` faults (mulberry32, in [0, 1)). The fakes import
- * nothing from src/, the code they test; this is the same generator as src/core/seeded-random.ts,
- * so a seed draws the same faults as it always did.
+ * The endpoints' seeded PRNG for `probability` faults: the project's one generator. It decides
+ * which requests fail, not what the service accepts, so the fakes may share it.
  */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom } from '../../src/core/seeded-random.js'
 
 export interface FaultPlanBase {
   /**
