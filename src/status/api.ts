@@ -33,19 +33,11 @@ export interface StatusQuery {
 /** A histogram re-binned for the page: `z` zeros, `n` negatives, `b` [bin, count] with bin k = [2^(k/4), 2^((k+1)/4)). */
 export interface PageHistogram { z: number, n: number, b: Array<[number, number]> }
 
-export interface StatusSeries {
+/** A series as the page gets it: the engine's summary numbers, with its key, dimensions as pairs and a page histogram. */
+export interface StatusSeries extends Pick<SealedSeries, 'namespace' | 'metric' | 'count' | 'sum' | 'min' | 'max' | 'p50' | 'p90' | 'p99'> {
   key: string
-  namespace: string
-  metric: string
   unit: string
   dims: Array<[string, string]>
-  count: number
-  sum: number
-  min: number
-  max: number
-  p50: number
-  p90: number
-  p99: number
   hist: PageHistogram
 }
 
