@@ -2,7 +2,7 @@
  * A crash at any point of a sliced seal: the checkpoint and the journal agree, so the next
  * start publishes every series of the minute exactly once (no duplicates, nothing lost).
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync } from 'node:fs'
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -10,6 +10,15 @@ import { createAggregator, inMemorySink, ManualClock, SinkError, type MetricSink
 import { decodeHeader, kRecordHeaderBytes } from '../../../src/publish/spool-record.js'
 import { decodeDelta } from '../../../src/store/checkpoint.js'
 import { crash } from '../../helpers/spool-crash.js'
+
+/**
+ * A copy of a spool directory as it stands, owner-only like the spool itself (cpSync does not keep a
+ * directory's mode on every Node version, and the spool refuses a directory others can read).
+ */
+function copySpool (from: string, to: string): void {
+  cpSync(from, to, { recursive: true })
+  chmodSync(to, 0o700)
+}
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0)
 const kSeries = 5_000
@@ -76,7 +85,7 @@ describe('a crash during a sliced seal', () => {
       const n = batchFiles(dir).length
       if (n !== last) {
         const copy = join(base, `after-${states.length}`)
-        cpSync(dir, copy, { recursive: true })
+        copySpool(dir, copy)
         states.push(copy)
         last = n
       }
@@ -93,12 +102,12 @@ describe('a crash during a sliced seal', () => {
       const mine = batchFiles(s).filter(f => sliceOf(s, f) === r.slice).sort((x, y) => Number(x.split('-')[2].split('.')[0]) - Number(y.split('-')[2].split('.')[0]))
       if (mine.length === 0) continue
       const unrecorded = `${s}-unrecorded`
-      cpSync(s, unrecorded, { recursive: true })
+      copySpool(s, unrecorded)
       truncateSync(join(unrecorded, 'checkpoint.log'), r.at)
       inside.push(unrecorded)
       if (mine.length > 1) {
         const cut = `${s}-cut`
-        cpSync(unrecorded, cut, { recursive: true })
+        copySpool(unrecorded, cut)
         for (const f of mine.slice(1)) unlinkSync(join(cut, f))
         inside.push(cut)
       }
