@@ -11,11 +11,11 @@
  * workers finish, the engine seals and publishes) and sends the totals.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { startSidecar } from '../dist/cli/sidecar.js'
-import { kSettings, resolveSettings } from '../dist/cli/config.js'
+import { kSidecarSettings, startSidecar } from '../dist/cli/sidecar.js'
+import { resolveSettings } from '../dist/cli/config.js'
 
 const { 'receive-thread': receiveThread, 'block-ms': blockMs, ...flags } = { sink: 'memory', 'http-port': '0', 'emf-port': 'off', ...JSON.parse(process.argv[2] ?? '{}') }
-const settings = resolveSettings(kSettings, flags, {})
+const settings = resolveSettings(kSidecarSettings, flags, {})
 let published = 0
 let publishedSum = 0
 let datums = 0
