@@ -79,6 +79,8 @@ function onShutdown (log: (s: string) => void): { started: (sidecar: Sidecar, af
     if (stopping) { log(`${signal} again: exiting without waiting`); process.exit(130) }
     if (sidecar === undefined) { pending = signal; return } // still starting: stopped as soon as it is up
     stopping = true
+    // A model server's failing status wins over minutely's own (as a container entrypoint's would).
+    const exit = (own: number): never => process.exit(status !== undefined && status !== 0 ? status : own)
     after?.()
     const sc = sidecar
     log(`${signal}: sealing and publishing everything (deadline ${String(sc.settings.closeTimeoutMs)} ms)`)
@@ -88,8 +90,8 @@ function onShutdown (log: (s: string) => void): { started: (sidecar: Sidecar, af
       const lost = r.datumsPending > 0 && r.spooledBatches < r.unsent.length
       log(`closed: ${st.samplesAccepted} samples accepted, ${st.samplesRejected} rejected, ${st.datumsPublished} datums published in ${st.requestsSucceeded} requests` +
         (r.datumsPending > 0 ? (lost ? `; ${r.datumsPending} datums could NOT be published within --close-timeout-ms (${String(sc.settings.closeTimeoutMs)} ms)${sc.settings.spoolDir === undefined ? ': raise it, or pass --spool-dir to keep them for the next start' : ''}` : `; ${r.datumsPending} datums kept in the spool for the next start`) : ''))
-      process.exit(status !== undefined && status !== 0 ? status : lost ? 1 : 0)
-    }, (err: unknown) => { log(`close failed: ${String(err)}`); process.exit(status !== undefined && status !== 0 ? status : 1) })
+      exit(lost ? 1 : 0)
+    }, (err: unknown) => { log(`close failed: ${String(err)}`); exit(1) })
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
   process.on('SIGINT', () => { stop('SIGINT') })
