@@ -192,8 +192,9 @@ export async function checkSinks (sinks: ReadonlyArray<MetricSink | LogSink | un
   } catch (err) {
     throw flagError(err, table)
   }
-  if (aws.length > 0 && ((env.AWS_MAX_ATTEMPTS ?? '') !== '' || (env.AWS_RETRY_MODE ?? '') !== '')) {
-    log('warning: AWS_MAX_ATTEMPTS and AWS_RETRY_MODE are not used: the AWS SDK makes one attempt per request, and minutely retries failed requests itself (with backoff, in order, counted)')
+  const ignored = ['AWS_MAX_ATTEMPTS', 'AWS_RETRY_MODE'].filter(v => (env[v] ?? '') !== '')
+  if (aws.length > 0 && ignored.length > 0) {
+    log(`warning: ${ignored.join(' and ')} ${ignored.length > 1 ? 'are' : 'is'} not used: the AWS SDK makes one attempt per request, and minutely retries failed requests itself (with backoff, in order, counted)`)
   }
 }
 
